@@ -1,0 +1,304 @@
+package ws
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// AttachClient creates the client side of a WebSocket connection on top of
+// the bytestream u, like libdill's ws_attach_client: unless flags has
+// NoHTTP, it sends an upgrade request for resource with Host host and
+// checks the server's 101 answer (RFC 6455 §4.1). flags also gives the
+// connection's type (Text or Binary) for MSend and MRecv. It takes
+// ownership of u: on error u has been closed. It blocks until the
+// handshake completes or ctx ends; bytes the server sent right after its
+// answer are kept for Recv.
+//
+// Errors: ErrProto if the server refused or answered wrongly (the detail
+// gives its status line); ErrInvalid for a resource or host that cannot
+// be sent; ErrTimedOut, ErrCanceled, ErrConnReset for I/O failures.
+func AttachClient(ctx context.Context, u net.Conn, flags Flags, resource, host string) (*Conn, error) {
+	return (*Config)(nil).AttachClientMem(ctx, u, flags, resource, host, new(Storage))
+}
+
+// AttachClientMem is AttachClient with caller-supplied storage, like
+// libdill's ws_attach_client_mem: attaching allocates nothing else and
+// messages are exchanged without allocating. Errors: ErrInvalid if st is
+// nil (u is closed); otherwise as AttachClient.
+func AttachClientMem(ctx context.Context, u net.Conn, flags Flags, resource, host string, st *Storage) (*Conn, error) {
+	return (*Config)(nil).AttachClientMem(ctx, u, flags, resource, host, st)
+}
+
+// AttachServer creates the server side of a WebSocket connection on top of
+// the bytestream u, like libdill's ws_attach_server: unless flags has
+// NoHTTP, it reads the client's upgrade request (RFC 6455 §4.2), answers
+// 101, and makes the requested resource and Host available through
+// Resource and Host. A request that cannot be upgraded is answered with an
+// HTTP error (400, 403 for a cross-origin request, 405 for a method other
+// than GET, 426 with Sec-WebSocket-Version: 13 for another version, 431
+// for a head over Config.MaxHeaderBytes) before u is closed. Frames the
+// client sent right after its request are kept. It takes ownership of u:
+// on error u has been closed. It blocks until the handshake completes or
+// ctx ends.
+//
+// Errors: ErrProto if the request was refused; ErrTimedOut, ErrCanceled,
+// ErrConnReset for I/O failures.
+func AttachServer(ctx context.Context, u net.Conn, flags Flags) (*Conn, error) {
+	return (*Config)(nil).AttachServerMem(ctx, u, flags, new(Storage))
+}
+
+// AttachServerMem is AttachServer with caller-supplied storage, like
+// libdill's ws_attach_server_mem. Errors: ErrInvalid if st is nil (u is
+// closed); otherwise as AttachServer.
+func AttachServerMem(ctx context.Context, u net.Conn, flags Flags, st *Storage) (*Conn, error) {
+	return (*Config)(nil).AttachServerMem(ctx, u, flags, st)
+}
+
+// AttachClient is the package's AttachClient with the options of cfg.
+func (cfg *Config) AttachClient(ctx context.Context, u net.Conn, flags Flags, resource, host string) (*Conn, error) {
+	return cfg.AttachClientMem(ctx, u, flags, resource, host, new(Storage))
+}
+
+// AttachServer is the package's AttachServer with the options of cfg.
+func (cfg *Config) AttachServer(ctx context.Context, u net.Conn, flags Flags) (*Conn, error) {
+	return cfg.AttachServerMem(ctx, u, flags, new(Storage))
+}
+
+// AttachClientMem is the package's AttachClientMem with the options of cfg.
+func (cfg *Config) AttachClientMem(ctx context.Context, u net.Conn, flags Flags, resource, host string, st *Storage) (*Conn, error) {
+	c, err := cfg.attach(ctx, "attachclient", u, flags, st, true)
+	if err != nil {
+		return nil, err
+	}
+	if flags&NoHTTP == 0 {
+		if err := c.handshakeClient(ctx, cfg, resource, host); err != nil {
+			u.Close()
+			return nil, withOp("attachclient", err)
+		}
+	}
+	return c, nil
+}
+
+// AttachServerMem is the package's AttachServerMem with the options of cfg.
+func (cfg *Config) AttachServerMem(ctx context.Context, u net.Conn, flags Flags, st *Storage) (*Conn, error) {
+	c, err := cfg.attach(ctx, "attachserver", u, flags, st, false)
+	if err != nil {
+		return nil, err
+	}
+	if flags&NoHTTP == 0 {
+		if err := c.handshakeServer(ctx, cfg); err != nil {
+			u.Close()
+			return nil, withOp("attachserver", err)
+		}
+	}
+	return c, nil
+}
+
+// attach checks the arguments and sets up the connection in st.
+func (cfg *Config) attach(ctx context.Context, op string, u net.Conn, flags Flags, st *Storage, client bool) (*Conn, error) {
+	switch {
+	case u == nil:
+		return nil, newError(op, ErrInvalid, detail("nil connection"))
+	case st == nil:
+		u.Close()
+		return nil, newError(op, ErrInvalid, detail("nil storage"))
+	case flags&^(Text|NoHTTP) != 0:
+		u.Close()
+		return nil, newError(op, ErrInvalid, detail("unknown flags"))
+	}
+	if err := ctx.Err(); err != nil {
+		u.Close()
+		return nil, newError(op, ctxKind(ctx, err), nil)
+	}
+	st.c = Conn{
+		u:      u,
+		client: client,
+		typ:    flags & Text,
+		maxMsg: cfg.maxMessage(),
+		rbuf:   st.rbuf[:],
+		wbuf:   st.wbuf[:],
+	}
+	return &st.c, nil
+}
+
+// handshakeClient sends the upgrade request and checks the answer.
+func (c *Conn) handshakeClient(ctx context.Context, cfg *Config, resource, host string) error {
+	if resource == "" || !validFieldValue(resource) || strings.ContainsAny(resource, " \t") ||
+		host == "" || !validFieldValue(host) {
+		return &opError{kind: ErrInvalid, cause: detail("resource or host cannot be sent")}
+	}
+	var offered []string
+	if cfg != nil {
+		offered = cfg.Subprotocols
+		for _, p := range offered {
+			if !validToken(p) {
+				return &opError{kind: ErrInvalid, cause: detail("subprotocol is not a token")}
+			}
+		}
+	}
+	var key [24]byte
+	if err := newKey(&key); err != nil {
+		return &opError{kind: ErrConnReset, cause: err}
+	}
+	b := c.wbuf[:0]
+	b = append(b, "GET "...)
+	b = append(b, resource...)
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	b = append(b, host...)
+	b = append(b, "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: "...)
+	b = append(b, key[:]...)
+	b = append(b, "\r\nSec-WebSocket-Version: 13\r\n"...)
+	if len(offered) > 0 {
+		b = append(b, "Sec-WebSocket-Protocol: "...)
+		b = append(b, strings.Join(offered, ", ")...)
+		b = append(b, "\r\n"...)
+	}
+	b = appendHeader(b, cfg)
+	b = append(b, "\r\n"...)
+	if err := c.writeHead(ctx, b); err != nil {
+		return err
+	}
+	n, err := c.readHead(ctx, cfg.maxHeader())
+	if err != nil {
+		return err
+	}
+	var resp response
+	if !parseResponse(c.rbuf[:n], &resp) {
+		return &opError{kind: ErrProto, cause: detail("malformed handshake response")}
+	}
+	proto, cerr := checkResponse(&resp, key[:], offered)
+	if cerr != nil {
+		return &opError{kind: ErrProto, cause: cerr}
+	}
+	c.r = n
+	c.meta = connMeta{resource: resource, host: host, subprotocol: proto}
+	return nil
+}
+
+// handshakeServer reads the upgrade request and answers it.
+func (c *Conn) handshakeServer(ctx context.Context, cfg *Config) error {
+	n, err := c.readHead(ctx, cfg.maxHeader())
+	if err != nil {
+		if e, ok := err.(*opError); ok && e.cause == errHandshakeSize {
+			c.refuse(ctx, &refusal{status: 431, why: "request head too large"})
+		}
+		return err
+	}
+	var req request
+	if !parseRequest(c.rbuf[:n], &req) {
+		return c.refuse(ctx, &refusal{status: 400, why: "malformed request"})
+	}
+	if ref := checkRequest(&req, cfg); ref != nil {
+		return c.refuse(ctx, ref)
+	}
+	var proto string
+	if cfg != nil {
+		proto = pickSubprotocol(cfg.Subprotocols, req.protocols)
+	}
+	var accept [28]byte
+	acceptKey(&accept, req.key)
+	b := c.wbuf[:0]
+	b = append(b, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
+	b = append(b, accept[:]...)
+	b = append(b, "\r\n"...)
+	if proto != "" {
+		b = append(b, "Sec-WebSocket-Protocol: "...)
+		b = append(b, proto...)
+		b = append(b, "\r\n"...)
+	}
+	b = appendHeader(b, cfg)
+	b = append(b, "\r\n"...)
+	c.meta = connMeta{resource: string(req.target), host: string(req.host), subprotocol: proto}
+	if err := c.writeHead(ctx, b); err != nil {
+		return err
+	}
+	c.r = n
+	return nil
+}
+
+// refuse answers a failed upgrade with an HTTP error, best effort.
+func (c *Conn) refuse(ctx context.Context, ref *refusal) error {
+	body := ref.why + "\n"
+	b := c.wbuf[:0]
+	b = append(b, "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(ref.status), 10)
+	b = append(b, ' ')
+	b = append(b, http.StatusText(ref.status)...)
+	b = append(b, "\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "...)
+	b = strconv.AppendInt(b, int64(len(body)), 10)
+	b = append(b, "\r\n"...)
+	b = append(b, ref.extra...)
+	b = append(b, "\r\n"...)
+	b = append(b, body...)
+	c.writeHead(ctx, b)
+	return &opError{kind: ErrProto, cause: ref}
+}
+
+// appendHeader appends cfg.Header's fields, skipping unsendable ones.
+func appendHeader(b []byte, cfg *Config) []byte {
+	if cfg == nil {
+		return b
+	}
+	for name, vs := range cfg.Header {
+		if !validToken(name) {
+			continue
+		}
+		for _, v := range vs {
+			if !validFieldValue(v) {
+				continue
+			}
+			b = append(b, name...)
+			b = append(b, ": "...)
+			b = append(b, v...)
+			b = append(b, "\r\n"...)
+		}
+	}
+	return b
+}
+
+// writeHead writes a handshake head with ctx's deadline.
+func (c *Conn) writeHead(ctx context.Context, b []byte) error {
+	stop := c.armWrite(ctx)
+	defer c.disarmWrite(stop)
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	dl, _ := ctx.Deadline()
+	c.setWriteDeadline(dl)
+	if _, err := c.u.Write(b); err != nil {
+		kind, cause := c.ioKind(ctx, err)
+		return &opError{kind: kind, cause: cause}
+	}
+	return nil
+}
+
+// readHead reads until the read buffer holds a whole HTTP head and returns
+// its length; the bytes after it stay buffered. The buffer grows, up to
+// limit, for a head larger than it.
+func (c *Conn) readHead(ctx context.Context, limit int) (int, error) {
+	stop := c.armRead(ctx)
+	defer c.disarmRead(stop)
+	scanned := 0
+	for {
+		if n := headEnd(c.rbuf[max(0, scanned-3):c.w]); n >= 0 {
+			return max(0, scanned-3) + n, nil
+		}
+		scanned = c.w
+		if c.w >= min(len(c.rbuf), limit) {
+			if c.w >= limit {
+				return 0, &opError{kind: ErrProto, cause: errHandshakeSize}
+			}
+			bigger := make([]byte, min(limit, 4*len(c.rbuf)))
+			copy(bigger, c.rbuf[:c.w])
+			c.rbuf = bigger
+		}
+		n, err := c.u.Read(c.rbuf[c.w:min(len(c.rbuf), limit)])
+		c.w += n
+		if n == 0 && err != nil {
+			kind, cause := c.ioKind(ctx, err)
+			return 0, &opError{kind: kind, cause: cause}
+		}
+	}
+}

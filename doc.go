@@ -1,0 +1,63 @@
+// Package ws is libdill's WebSocket protocol (RFC 6455) in Go: a message
+// protocol attached on top of any bytestream (a net.Conn: TCP, TLS, a Unix
+// socket, net.Pipe …), that speaks whole messages, half-closes with Done,
+// hands the bytestream back with Detach, takes a deadline (a context) on
+// every blocking call, and can live in caller-supplied Storage so that
+// nothing is allocated.
+//
+// # libdill to Go
+//
+//	ws_attach_client(s, flags, resource, host, deadline)  AttachClient(ctx, u, flags, resource, host)
+//	ws_attach_client_mem(…, mem, deadline)                AttachClientMem(ctx, u, flags, resource, host, st)
+//	ws_attach_server(s, flags, resource, …, deadline)     AttachServer(ctx, u, flags); c.Resource(), c.Host()
+//	ws_attach_server_mem(…, mem, deadline)                AttachServerMem(ctx, u, flags, st)
+//	ws_send / ws_sendl                                    c.Send(ctx, flags, p) / c.SendV(ctx, flags, bufs...)
+//	ws_recv / ws_recvl                                    c.Recv(ctx, p) / c.RecvV(ctx, bufs...) (Skip(n) = NULL base)
+//	msend / msendl / mrecv / mrecvl                       c.MSend / c.MSendV / c.MRecv / c.MRecvV
+//	ws_done(s, status, reason, len, deadline)             c.Done(ctx, code, reason)
+//	ws_detach(s, status, reason, len, deadline)           c.Detach(ctx, code, reason) → net.Conn
+//	ws_status(s, &status, buf, len)                       c.Status()
+//	ws_request_key / ws_response_key                      RequestKey() / ResponseKey(key)
+//	hclose                                                c.Close()
+//	WS_BINARY / WS_TEXT / WS_NOHTTP                       Binary / Text / NoHTTP
+//	deadline (ms, -1, 0)                                  ctx: its deadline; Background; an expired ctx
+//	EPIPE EPROTO EMSGSIZE ETIMEDOUT ECANCELED             ErrPipe ErrProto ErrMsgSize ErrTimedOut ErrCanceled
+//	ECONNRESET EINVAL EBUSY EAGAIN EBADF                  ErrConnReset ErrInvalid ErrBusy ErrAgain net.ErrClosed
+//
+// # Lifecycle
+//
+// Attach takes ownership of the bytestream (closing it on failure). Send
+// and Recv exchange whole messages; Reader and Writer stream one message.
+// Done sends our close frame; the peer's close comes back from Recv as a
+// CloseError (which is ErrPipe) after every message it sent before.
+// Detach completes the closing handshake and returns the bytestream,
+// still open; Close closes everything at once without a handshake.
+//
+// # Concurrency
+//
+// One goroutine may receive while another sends. A second concurrent call
+// on the same direction fails at once with ErrBusy; nothing is corrupted.
+// Pings are answered by the receiving goroutine; its pong goes out between
+// frames of a concurrent send. Close, Status, Resource, Host and
+// Subprotocol are safe from any goroutine.
+//
+// # Deadlines and cancellation
+//
+// Every blocking call takes a context: its deadline is libdill's deadline
+// (ErrTimedOut), its cancellation libdill's ECANCELED (ErrCanceled). A
+// context already done returns at once without touching the connection.
+// A receive whose context ends before any byte of the next message
+// reached the caller leaves the connection fully usable (retry, or send a
+// heartbeat); one that ends in the middle of a message breaks the receive
+// side. The same holds for a send that had not written its first byte. The
+// underlying connection is never closed to cut a call short.
+//
+// # Errors
+//
+// Errors are checked with errors.Is against the sentinels; each carries
+// the operation and a detail ("ws: recv: protocol error (EPROTO): …").
+// A failure of a direction is sticky: later calls on it return
+// ErrConnReset wrapping the first cause. When the peer breaks the
+// protocol, the connection is failed with the RFC's close code (1002,
+// 1007 for invalid UTF-8, 1009 for a message over the limit), best effort.
+package ws

@@ -1,0 +1,165 @@
+package ws
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"strings"
+)
+
+// sentinel is the type of the package's error values. Each stands for one
+// libdill errno; some also match a standard error (ErrTimedOut matches
+// context.DeadlineExceeded, ErrCanceled matches context.Canceled).
+type sentinel struct {
+	msg     string
+	also    error
+	timeout bool
+}
+
+func (e *sentinel) Error() string                { return e.msg }
+func (e *sentinel) Is(target error) bool         { return e.also != nil && target == e.also }
+func (e *sentinel) Timeout() bool                { return e.timeout }
+func (e *sentinel) Temporary() bool              { return e.timeout }
+func (e *sentinel) Unwrap() error                { return nil }
+func newSentinel(msg string) *sentinel           { return &sentinel{msg: msg} }
+func (e *sentinel) withAlso(err error) *sentinel { e.also = err; return e }
+
+// The errors returned by this package, one per libdill errno. Test for them
+// with errors.Is; the error returned carries the operation and a detail.
+var (
+	// ErrPipe (EPIPE): the direction is closed. Send after Done; Recv after
+	// the peer's close (then the error is a CloseError, which is ErrPipe).
+	ErrPipe error = newSentinel("ws: closed (EPIPE)")
+	// ErrProto (EPROTO): the peer broke the protocol (the connection was
+	// failed with close code 1002 or 1007), the handshake was refused, or
+	// MRecv met a message of the other type.
+	ErrProto error = newSentinel("ws: protocol error (EPROTO)")
+	// ErrMsgSize (EMSGSIZE): a message does not fit the caller's buffers or
+	// exceeds Config.MaxMessageSize.
+	ErrMsgSize error = newSentinel("ws: message too large (EMSGSIZE)")
+	// ErrTimedOut (ETIMEDOUT): the context's deadline passed. It also
+	// matches context.DeadlineExceeded and reports Timeout() == true.
+	ErrTimedOut error = &sentinel{msg: "ws: deadline reached (ETIMEDOUT)", also: context.DeadlineExceeded, timeout: true}
+	// ErrCanceled (ECANCELED): the context was canceled. It also matches
+	// context.Canceled.
+	ErrCanceled error = newSentinel("ws: canceled (ECANCELED)").withAlso(context.Canceled)
+	// ErrConnReset (ECONNRESET): the underlying connection failed, or this
+	// direction broke earlier; the condition is sticky.
+	ErrConnReset error = newSentinel("ws: connection broken (ECONNRESET)")
+	// ErrInvalid (EINVAL): an invalid argument.
+	ErrInvalid error = newSentinel("ws: invalid argument (EINVAL)")
+	// ErrBusy (EBUSY): another goroutine is using the same direction.
+	ErrBusy error = newSentinel("ws: direction in use by another goroutine (EBUSY)")
+	// ErrAgain (EAGAIN): Status was called before the peer closed.
+	ErrAgain error = newSentinel("ws: peer has not closed yet (EAGAIN)")
+)
+
+// opError is every error this package returns except CloseError: the
+// operation, the sentinel kind and an optional cause.
+type opError struct {
+	op    string
+	kind  error
+	cause error
+}
+
+func (e *opError) Error() string {
+	s := "ws: " + e.op + ": " + strings.TrimPrefix(e.kind.Error(), "ws: ")
+	if e.cause != nil {
+		s += ": " + e.cause.Error()
+	}
+	return s
+}
+
+func (e *opError) Unwrap() []error {
+	if e.cause == nil {
+		return []error{e.kind}
+	}
+	return []error{e.kind, e.cause}
+}
+
+// Timeout reports whether the operation failed because a deadline passed,
+// as net.Error does.
+func (e *opError) Timeout() bool { return e.kind == ErrTimedOut }
+
+func newError(op string, kind, cause error) error {
+	return &opError{op: op, kind: kind, cause: cause}
+}
+
+// detail is a static error message used as a cause.
+type detail string
+
+func (d detail) Error() string { return string(d) }
+
+// wireError is a violation of the protocol by the peer: the connection is
+// failed and closed with code.
+type wireError struct {
+	code StatusCode
+	kind error
+	msg  string
+}
+
+func (e *wireError) Error() string { return e.msg }
+func (e *wireError) Unwrap() error { return e.kind }
+
+func protoErr(msg string) *wireError { return &wireError{StatusProtocolError, ErrProto, msg} }
+
+// The protocol violations; static so that detecting one allocates nothing.
+var (
+	errReservedBits  = protoErr("reserved bits set without a negotiated extension")
+	errReservedOp    = protoErr("reserved opcode")
+	errFragControl   = protoErr("fragmented control frame")
+	errBigControl    = protoErr("control frame payload over 125 bytes")
+	errBadLength     = protoErr("64-bit payload length with the most significant bit set")
+	errNoMessage     = protoErr("continuation frame outside a fragmented message")
+	errNested        = protoErr("new data frame inside a fragmented message")
+	errUnmasked      = protoErr("unmasked frame from a client")
+	errMasked        = protoErr("masked frame from a server")
+	errCloseLen      = protoErr("close frame payload of 1 byte")
+	errCloseCode     = protoErr("invalid close code")
+	errBadUTF8       = &wireError{StatusInvalidFramePayloadData, ErrProto, "invalid UTF-8 in text message"}
+	errBadReason     = &wireError{StatusInvalidFramePayloadData, ErrProto, "invalid UTF-8 in close reason"}
+	errTooBig        = &wireError{StatusMessageTooBig, ErrMsgSize, "message exceeds the size limit"}
+	errRSV1          = protoErr("RSV1 set on a continuation or control frame")
+	errDoesNotFit    = detail("message does not fit the buffers; it was discarded")
+	errWrongType     = detail("message type differs from the socket type; the message stays queued")
+	errEOF           = detail("connection closed without a close frame")
+	errShort         = errors.New("ws: short buffer")
+	errDetached      = detail("connection detached or closed")
+	errStaleReader   = detail("message reader used after its message ended")
+	errWriterClosed  = detail("message writer already closed")
+	errHandshakeSize = detail("handshake head too large")
+)
+
+// ctxKind returns ErrTimedOut or ErrCanceled when err (or ctx) says the
+// operation was cut short by ctx, nil otherwise.
+func ctxKind(ctx context.Context, err error) error {
+	switch ctx.Err() {
+	case nil:
+	case context.DeadlineExceeded:
+		return ErrTimedOut
+	default:
+		return ErrCanceled
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		if _, ok := ctx.Deadline(); ok {
+			return ErrTimedOut
+		}
+	}
+	return nil
+}
+
+// ioKind classifies an I/O error of the underlying connection.
+func (c *Conn) ioKind(ctx context.Context, err error) (kind, cause error) {
+	if c.closed.Load() {
+		return net.ErrClosed, nil
+	}
+	if k := ctxKind(ctx, err); k != nil {
+		return k, nil
+	}
+	if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
+		return ErrConnReset, errEOF
+	}
+	return ErrConnReset, err
+}

@@ -1,0 +1,3 @@
+module github.com/dillgo/ws
+
+go 1.24

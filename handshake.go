@@ -1,0 +1,386 @@
+package ws
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha1"
+	"encoding/base64"
+	"net/http"
+	"strings"
+)
+
+// The HTTP/1.1 upgrade (RFC 6455 §4), written and parsed over the
+// connection's own buffers. Parsing is pure: it works on the bytes of a
+// complete head.
+
+const acceptGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+// RequestKey returns a fresh Sec-WebSocket-Key: 16 random bytes in base64,
+// like libdill's ws_request_key. Errors: only if the system's random source
+// fails.
+func RequestKey() (string, error) {
+	var k [24]byte
+	if err := newKey(&k); err != nil {
+		return "", newError("requestkey", ErrConnReset, err)
+	}
+	return string(k[:]), nil
+}
+
+func newKey(k *[24]byte) error {
+	var nonce [16]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		return err
+	}
+	base64.StdEncoding.Encode(k[:], nonce[:])
+	return nil
+}
+
+// ResponseKey returns the Sec-WebSocket-Accept value for a request key:
+// base64(SHA-1(key + GUID)) (RFC 6455 §4.2.2), like libdill's
+// ws_response_key. Errors: ErrProto if requestKey is not the base64
+// encoding of 16 bytes.
+func ResponseKey(requestKey string) (string, error) {
+	if !validKey([]byte(requestKey)) {
+		return "", newError("responsekey", ErrProto, detail("key is not a base64 16-byte nonce"))
+	}
+	var a [28]byte
+	acceptKey(&a, []byte(requestKey))
+	return string(a[:]), nil
+}
+
+// validKey reports whether k is the base64 encoding of 16 bytes.
+func validKey(k []byte) bool {
+	if len(k) != 24 {
+		return false
+	}
+	var dst [18]byte
+	n, err := base64.StdEncoding.Strict().Decode(dst[:], k)
+	return err == nil && n == 16
+}
+
+func acceptKey(dst *[28]byte, key []byte) {
+	h := sha1.New()
+	h.Write(key)
+	h.Write([]byte(acceptGUID))
+	var sum [sha1.Size]byte
+	base64.StdEncoding.Encode(dst[:], h.Sum(sum[:0]))
+}
+
+// headEnd returns the length of the HTTP head at the start of b, through
+// its blank line, or -1 if b does not hold all of it yet.
+func headEnd(b []byte) int {
+	i := bytes.Index(b, []byte("\r\n\r\n"))
+	if i < 0 {
+		return -1
+	}
+	return i + 4
+}
+
+// fields iterates over the header fields of a head (after its first line).
+// f returns false to stop. It fails on a line without a colon, with
+// obsolete folding, or with white space before the colon (RFC 7230 §3.2.4).
+func fields(head []byte, f func(name, value []byte) bool) bool {
+	for len(head) > 0 {
+		i := bytes.Index(head, []byte("\r\n"))
+		if i < 0 {
+			return false
+		}
+		line := head[:i]
+		head = head[i+2:]
+		if len(line) == 0 {
+			return true
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			return false
+		}
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 || line[colon-1] == ' ' || line[colon-1] == '\t' {
+			return false
+		}
+		if !f(line[:colon], bytes.Trim(line[colon+1:], " \t")) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasToken reports whether the comma-separated list v contains token,
+// compared without regard to ASCII case (RFC 7230 §7, §6.7).
+func hasToken(v []byte, token string) bool {
+	for len(v) > 0 {
+		var t []byte
+		if i := bytes.IndexByte(v, ','); i >= 0 {
+			t, v = v[:i], v[i+1:]
+		} else {
+			t, v = v, nil
+		}
+		if strings.EqualFold(string(bytes.Trim(t, " \t")), token) {
+			return true
+		}
+	}
+	return false
+}
+
+func nameIs(name []byte, want string) bool { return strings.EqualFold(string(name), want) }
+
+// request is what a server needs from a client's upgrade request.
+type request struct {
+	method, target, proto []byte
+	host, origin, key     []byte
+	version               []byte
+	upgrade, connection   bool
+	keys, hosts           int
+	protocols             [][]byte // Sec-WebSocket-Protocol values, in order
+	head                  []byte
+}
+
+// parseRequest parses an upgrade request head (RFC 6455 §4.2.1). It
+// returns false if the head is not well-formed HTTP.
+func parseRequest(head []byte, r *request) bool {
+	i := bytes.Index(head, []byte("\r\n"))
+	if i < 0 {
+		return false
+	}
+	line := head[:i]
+	sp1 := bytes.IndexByte(line, ' ')
+	sp2 := bytes.LastIndexByte(line, ' ')
+	if sp1 <= 0 || sp2 <= sp1+1 {
+		return false
+	}
+	r.method, r.target, r.proto = line[:sp1], line[sp1+1:sp2], line[sp2+1:]
+	if bytes.IndexByte(r.target, ' ') >= 0 || !bytes.HasPrefix(r.proto, []byte("HTTP/")) {
+		return false
+	}
+	r.head = head
+	return fields(head[i+2:], func(name, v []byte) bool {
+		switch {
+		case nameIs(name, "Host"):
+			r.host = v
+			r.hosts++
+		case nameIs(name, "Upgrade"):
+			r.upgrade = r.upgrade || hasToken(v, "websocket")
+		case nameIs(name, "Connection"):
+			r.connection = r.connection || hasToken(v, "upgrade")
+		case nameIs(name, "Sec-WebSocket-Key"):
+			r.key = v
+			r.keys++
+		case nameIs(name, "Sec-WebSocket-Version"):
+			r.version = v
+		case nameIs(name, "Origin"):
+			r.origin = v
+		case nameIs(name, "Sec-WebSocket-Protocol"):
+			r.protocols = append(r.protocols, v)
+		}
+		return true
+	})
+}
+
+// refusal is an HTTP error answer to a failed upgrade.
+type refusal struct {
+	status int
+	why    string
+	extra  string // more header lines, each ending in CRLF
+}
+
+func (r *refusal) Error() string { return "handshake refused: " + r.why }
+
+// checkRequest applies RFC 6455 §4.2.1 to a parsed request; cfg may be nil.
+func checkRequest(r *request, cfg *Config) *refusal {
+	switch {
+	case string(r.method) != "GET":
+		return &refusal{http.StatusMethodNotAllowed, "method is not GET", "Allow: GET\r\n"}
+	case string(r.proto) != "HTTP/1.1":
+		return &refusal{http.StatusBadRequest, "protocol is not HTTP/1.1", ""}
+	case r.hosts != 1 || len(r.host) == 0:
+		return &refusal{http.StatusBadRequest, "missing or repeated Host", ""}
+	case !r.upgrade:
+		return &refusal{http.StatusBadRequest, "Upgrade lacks websocket", ""}
+	case !r.connection:
+		return &refusal{http.StatusBadRequest, "Connection lacks upgrade", ""}
+	case string(r.version) != "13":
+		return &refusal{http.StatusUpgradeRequired, "Sec-WebSocket-Version is not 13", "Sec-WebSocket-Version: 13\r\n"}
+	case r.keys != 1 || !validKey(r.key):
+		return &refusal{http.StatusBadRequest, "missing or invalid Sec-WebSocket-Key", ""}
+	}
+	if cfg != nil && cfg.CheckOrigin != nil {
+		if !cfg.CheckOrigin(r.httpRequest()) {
+			return &refusal{http.StatusForbidden, "origin refused", ""}
+		}
+	} else if len(r.origin) > 0 && !sameOrigin(string(r.origin), string(r.host)) {
+		return &refusal{http.StatusForbidden, "cross-origin request refused", ""}
+	}
+	return nil
+}
+
+// httpRequest builds the *http.Request (without a body) that CheckOrigin
+// sees.
+func (r *request) httpRequest() *http.Request {
+	req, err := http.NewRequest(string(r.method), "http://"+string(r.host)+string(r.target), nil)
+	if err != nil {
+		req = &http.Request{Method: string(r.method)}
+	}
+	req.Host = string(r.host)
+	req.RequestURI = string(r.target)
+	req.Proto = string(r.proto)
+	req.ProtoMajor, req.ProtoMinor = 1, 1
+	i := bytes.Index(r.head, []byte("\r\n"))
+	fields(r.head[i+2:], func(name, v []byte) bool {
+		req.Header.Add(string(name), string(v))
+		return true
+	})
+	return req
+}
+
+// sameOrigin reports whether an Origin field names host (host[:port],
+// compared without regard to case).
+func sameOrigin(origin, host string) bool {
+	i := strings.Index(origin, "://")
+	if i < 0 {
+		return false
+	}
+	return strings.EqualFold(origin[i+3:], host)
+}
+
+// matchOrigin reports whether origin matches an allowed entry: equal
+// without regard to case, or for "*.domain", a subdomain on any scheme.
+func matchOrigin(allowed, origin string) bool {
+	if strings.EqualFold(allowed, origin) {
+		return true
+	}
+	if suffix, ok := strings.CutPrefix(allowed, "*."); ok {
+		i := strings.Index(origin, "://")
+		if i < 0 {
+			return false
+		}
+		h := origin[i+3:]
+		if j := strings.LastIndexByte(h, ':'); j >= 0 {
+			h = h[:j]
+		}
+		return len(h) > len(suffix)+1 && strings.EqualFold(h[len(h)-len(suffix):], suffix) && h[len(h)-len(suffix)-1] == '.'
+	}
+	return false
+}
+
+// pickSubprotocol returns the first of ours that the client offered.
+func pickSubprotocol(ours []string, offered [][]byte) string {
+	for _, p := range ours {
+		for _, v := range offered {
+			if hasToken(v, p) {
+				return p
+			}
+		}
+	}
+	return ""
+}
+
+// response is what a client needs from the server's answer.
+type response struct {
+	status     []byte
+	code       int
+	upgrade    bool
+	connection bool
+	accept     []byte
+	accepts    int
+	protocol   []byte
+	protocols  int
+	extensions bool
+}
+
+// parseResponse parses a response head (RFC 6455 §4.1, RFC 7230 §3.1.2).
+func parseResponse(head []byte, r *response) bool {
+	i := bytes.Index(head, []byte("\r\n"))
+	if i < 0 {
+		return false
+	}
+	line := head[:i]
+	if !bytes.HasPrefix(line, []byte("HTTP/1.1 ")) || len(line) < 12 {
+		return false
+	}
+	r.status = line[9:]
+	code := 0
+	for _, d := range line[9:12] {
+		if d < '0' || d > '9' {
+			return false
+		}
+		code = code*10 + int(d-'0')
+	}
+	if len(line) > 12 && line[12] != ' ' {
+		return false
+	}
+	r.code = code
+	return fields(head[i+2:], func(name, v []byte) bool {
+		switch {
+		case nameIs(name, "Upgrade"):
+			r.upgrade = r.upgrade || hasToken(v, "websocket")
+		case nameIs(name, "Connection"):
+			r.connection = r.connection || hasToken(v, "upgrade")
+		case nameIs(name, "Sec-WebSocket-Accept"):
+			r.accept = v
+			r.accepts++
+		case nameIs(name, "Sec-WebSocket-Protocol"):
+			r.protocol = v
+			r.protocols++
+		case nameIs(name, "Sec-WebSocket-Extensions"):
+			r.extensions = r.extensions || len(v) > 0
+		}
+		return true
+	})
+}
+
+// checkResponse applies RFC 6455 §4.1 (the client's checks of the
+// server's answer) and returns the agreed subprotocol.
+func checkResponse(r *response, key []byte, offered []string) (string, error) {
+	switch {
+	case r.code != http.StatusSwitchingProtocols:
+		return "", detail("server answered " + string(r.status))
+	case !r.upgrade:
+		return "", detail("response Upgrade lacks websocket")
+	case !r.connection:
+		return "", detail("response Connection lacks upgrade")
+	case r.accepts != 1:
+		return "", detail("missing or repeated Sec-WebSocket-Accept")
+	case r.extensions:
+		return "", detail("server accepted an extension that was not offered")
+	case r.protocols > 1:
+		return "", detail("repeated Sec-WebSocket-Protocol")
+	}
+	var want [28]byte
+	acceptKey(&want, key)
+	if string(r.accept) != string(want[:]) {
+		return "", detail("wrong Sec-WebSocket-Accept")
+	}
+	if r.protocols == 0 {
+		return "", nil
+	}
+	for _, p := range offered {
+		if string(r.protocol) == p {
+			return p, nil
+		}
+	}
+	return "", detail("server chose a subprotocol that was not offered")
+}
+
+// validToken reports whether s is an HTTP token (RFC 7230 §3.2.6).
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("\"(),/:;<=>?@[\\]{}", c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// validFieldValue reports whether s can be sent in a request line or
+// header field: no control characters (CR and LF above all).
+func validFieldValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < ' ' && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}

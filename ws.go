@@ -1,0 +1,212 @@
+package ws
+
+import (
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Flags select the type of a connection or of a message, and options of
+// attaching, as libdill's WS_* flags do.
+type Flags uint8
+
+const (
+	// Binary (WS_BINARY, the zero value) types a connection or a message
+	// as binary (opcode 0x2).
+	Binary Flags = 0
+	// Text (WS_TEXT) types a connection or a message as UTF-8 text
+	// (opcode 0x1). Received text is validated.
+	Text Flags = 1 << 0
+	// NoHTTP (WS_NOHTTP) skips the HTTP upgrade when attaching: the
+	// caller did the handshake itself (see RequestKey and ResponseKey).
+	NoHTTP Flags = 1 << 1
+)
+
+// String returns "text" or "binary" (and "|nohttp").
+func (f Flags) String() string {
+	s := "binary"
+	if f&Text != 0 {
+		s = "text"
+	}
+	if f&NoHTTP != 0 {
+		s += "|nohttp"
+	}
+	return s
+}
+
+// StatusCode is a close status code (RFC 6455 §7.4). 0 means "no status":
+// a close frame without a payload.
+type StatusCode uint16
+
+// Status codes of RFC 6455 §7.4.1 and the IANA registry. 1005, 1006 and
+// 1015 are reserved: they are never sent and never reported.
+const (
+	StatusNormalClosure           StatusCode = 1000
+	StatusGoingAway               StatusCode = 1001
+	StatusProtocolError           StatusCode = 1002
+	StatusUnsupportedData         StatusCode = 1003
+	StatusInvalidFramePayloadData StatusCode = 1007
+	StatusPolicyViolation         StatusCode = 1008
+	StatusMessageTooBig           StatusCode = 1009
+	StatusMandatoryExtension      StatusCode = 1010
+	StatusInternalError           StatusCode = 1011
+	StatusServiceRestart          StatusCode = 1012
+	StatusTryAgainLater           StatusCode = 1013
+	StatusBadGateway              StatusCode = 1014
+)
+
+// String returns the code's number and, for a registered code, its name.
+func (s StatusCode) String() string {
+	n := strconv.Itoa(int(s))
+	switch s {
+	case 0:
+		return "0 (no status)"
+	case StatusNormalClosure:
+		return n + " (normal closure)"
+	case StatusGoingAway:
+		return n + " (going away)"
+	case StatusProtocolError:
+		return n + " (protocol error)"
+	case StatusUnsupportedData:
+		return n + " (unsupported data)"
+	case StatusInvalidFramePayloadData:
+		return n + " (invalid frame payload data)"
+	case StatusPolicyViolation:
+		return n + " (policy violation)"
+	case StatusMessageTooBig:
+		return n + " (message too big)"
+	case StatusMandatoryExtension:
+		return n + " (mandatory extension)"
+	case StatusInternalError:
+		return n + " (internal error)"
+	case StatusServiceRestart:
+		return n + " (service restart)"
+	case StatusTryAgainLater:
+		return n + " (try again later)"
+	case StatusBadGateway:
+		return n + " (bad gateway)"
+	}
+	return n
+}
+
+// CloseError is the peer's close: Recv (and the other receive calls)
+// return it once the peer's close frame arrived, after every message sent
+// before it. Code 0 means the close frame had no status. It matches ErrPipe:
+// errors.Is(err, ws.ErrPipe) is true. Use errors.As(err, &ce) with a
+// CloseError value to read it.
+type CloseError struct {
+	Code   StatusCode
+	Reason string
+}
+
+func (e CloseError) Error() string {
+	if e.Reason == "" {
+		return "ws: peer closed: " + e.Code.String()
+	}
+	return "ws: peer closed: " + e.Code.String() + ": " + strconv.Quote(e.Reason)
+}
+
+// Is makes a CloseError match ErrPipe.
+func (e CloseError) Is(target error) bool { return target == ErrPipe }
+
+// Buffer sizes of a connection. Payloads larger than the read buffer are
+// read straight into the caller's buffers; server payloads larger than the
+// write buffer go out with writev, client payloads are masked through it.
+const (
+	readBufSize  = 8 << 10
+	writeBufSize = 16 << 10
+)
+
+// Storage is caller-owned memory for one connection: its state and its
+// buffers, like libdill's struct ws_storage. Attach*Mem place the
+// connection in it, so that attaching and exchanging messages allocate
+// nothing. Embed it in a per-connection structure or pool it; it must not
+// be reused or freed until the connection is closed or detached. The zero
+// value is ready to use.
+type Storage struct {
+	c    Conn
+	rbuf [readBufSize]byte
+	wbuf [writeBufSize]byte
+}
+
+// Conn is a WebSocket connection attached to an underlying bytestream,
+// libdill's WebSocket socket handle.
+//
+// One goroutine may receive while another sends; a second concurrent call
+// on the same direction fails with ErrBusy. Close, Status, Resource, Host
+// and Subprotocol are safe from any goroutine.
+type Conn struct {
+	u      net.Conn
+	client bool
+	typ    Flags // Text or Binary: the type of MSend and MRecv
+	maxMsg int64
+
+	closed  atomic.Bool // Close or Detach happened
+	meta    connMeta
+	cancels cancelState
+
+	// Receive side: owned by the goroutine that holds recvBusy.
+	recvBusy  atomic.Bool
+	rbuf      []byte
+	r, w      int   // unread bytes are rbuf[r:w]
+	rerr      error // sticky failure of the receive side
+	rdl       time.Time
+	msgOp     byte   // opText or opBinary while a message is open
+	msgN      int64  // bytes of the open message delivered to the caller
+	msgUTF8   uint32 // validator state of the open text message
+	streaming bool   // the open message is read through a Reader
+	streamGen uint64 // identifies the Reader of the open message
+	fleft     uint64 // payload bytes left in the current data frame
+	ffin      bool
+	fmasked   bool
+	fkey      uint32
+	fpos      int
+	peer      peerClose
+
+	// Send side: the goroutine that holds sendBusy owns wbuf; wmu
+	// serialises whole frames on the wire (sends, pongs, closes).
+	sendBusy atomic.Bool
+	wbuf     []byte
+	wmu      sync.Mutex
+	werr     error             // sticky failure of the send side (wmu)
+	done     bool              // our close frame was sent (wmu)
+	wdl      time.Time         // write deadline set on u (wmu)
+	cbuf     [maxCtlFrame]byte // control frames (wmu)
+	hbuf     [maxHeader]byte   // headers of writev frames (wmu)
+	vec      [][]byte
+	nb       net.Buffers
+}
+
+// connMeta is what the handshake learned.
+type connMeta struct {
+	resource, host, subprotocol string
+}
+
+// peerClose records the peer's close frame for Status, readable from any
+// goroutine once closed is set.
+type peerClose struct {
+	closed atomic.Bool
+	code   StatusCode
+	reason string
+}
+
+// Resource returns the resource (request target) of the handshake: the
+// one requested by the client on a server connection, the one sent on a
+// client connection; "" with NoHTTP. Like the resource buffer of libdill's
+// ws_attach_server. Safe from any goroutine.
+func (c *Conn) Resource() string { return c.meta.resource }
+
+// Host returns the Host of the handshake (libdill's ws_attach_server host
+// buffer); "" with NoHTTP. Safe from any goroutine.
+func (c *Conn) Host() string { return c.meta.host }
+
+// Subprotocol returns the subprotocol agreed in the handshake, "" if none.
+// Safe from any goroutine.
+func (c *Conn) Subprotocol() string { return c.meta.subprotocol }
+
+// Underlying returns the underlying connection, for its addresses. Reading
+// or writing it directly corrupts the WebSocket stream; use Detach to take
+// it back.
+func (c *Conn) Underlying() net.Conn { return c.u }
