@@ -124,6 +124,23 @@ func (cfg *Config) attach(ctx context.Context, op string, u net.Conn, flags Flag
 	return &st.c, nil
 }
 
+// attachUpgraded sets up a connection in st on u after a handshake done
+// elsewhere (net/http's Upgrade, Dial): buffered holds bytes already read
+// from u past the handshake head, which Recv will read first; meta is what
+// the handshake agreed. It takes ownership of u (closed on error).
+func (cfg *Config) attachUpgraded(op string, u net.Conn, flags Flags, st *Storage, client bool, buffered []byte, meta connMeta) (*Conn, error) {
+	c, err := cfg.attach(context.Background(), op, u, flags|NoHTTP, st, client)
+	if err != nil {
+		return nil, err
+	}
+	if len(buffered) > len(c.rbuf) {
+		c.rbuf = make([]byte, len(buffered))
+	}
+	c.w = copy(c.rbuf, buffered)
+	c.meta = meta
+	return c, nil
+}
+
 // handshakeClient sends the upgrade request and checks the answer.
 func (c *Conn) handshakeClient(ctx context.Context, cfg *Config, resource, host string) error {
 	if resource == "" || !validFieldValue(resource) || strings.ContainsAny(resource, " \t") ||

@@ -73,6 +73,12 @@ type dispatcher struct {
 	conns map[string]chan endpoint
 	peer  map[string]chan event // the peer client's "open" (or error) per id
 	errs  []string              // handshakes that failed on our side
+
+	// handle, when set, serves every connection instead (on its own
+	// goroutine); anyOrigin makes the server accept any Origin (a browser
+	// page from another port).
+	handle    func(target string, ep endpoint)
+	anyOrigin bool
 }
 
 func newDispatcher() *dispatcher {
@@ -93,6 +99,10 @@ func (d *dispatcher) slot(id string) chan endpoint {
 // deliver is called by a library's server for every accepted connection
 // with the request target it was asked for.
 func (d *dispatcher) deliver(target string, ep endpoint) {
+	if d.handle != nil {
+		go d.handle(target, ep)
+		return
+	}
 	u, err := url.Parse(target)
 	if err != nil {
 		d.fail(fmt.Errorf("bad request target %q: %v", target, err))
