@@ -108,6 +108,19 @@ func describe(p []byte) string {
 	return fmt.Sprintf("%d bytes %q…%q", len(p), p[:20], p[len(p)-20:])
 }
 
+// firstDiff says where got first differs from want.
+func firstDiff(got, want []byte) string {
+	for i := range min(len(got), len(want)) {
+		if got[i] != want[i] {
+			return fmt.Sprintf(" (first difference at byte %d: %#02x, want %#02x)", i, got[i], want[i])
+		}
+	}
+	if len(got) != len(want) {
+		return fmt.Sprintf(" (lengths differ: %d, want %d)", len(got), len(want))
+	}
+	return ""
+}
+
 // expectMessage receives one message and checks its type and content.
 func expectMessage(t *testing.T, ctx context.Context, l *link, text bool, want []byte) bool {
 	t.Helper()
@@ -118,8 +131,8 @@ func expectMessage(t *testing.T, ctx context.Context, l *link, text bool, want [
 		return false
 	}
 	if gotText != text || !bytes.Equal(buf[:n], want) {
-		t.Errorf("Recv: want %s message of %s, got %s message of %s",
-			kindName(text), describe(want), kindName(gotText), describe(buf[:n]))
+		t.Errorf("Recv: want %s message of %s, got %s message of %s%s",
+			kindName(text), describe(want), kindName(gotText), describe(buf[:n]), firstDiff(buf[:n], want))
 		return false
 	}
 	return true

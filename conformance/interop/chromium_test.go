@@ -1,0 +1,272 @@
+package interop
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// chromiumExe is Debian's chromium.
+const chromiumExe = "/usr/bin/chromium"
+
+const (
+	browserTimeout  = 120 * time.Second // the whole page run
+	browserMaxBytes = 1 << 20           // the largest message the page sends
+)
+
+// browserResult is one scenario as testdata/page.html reports it.
+type browserResult struct {
+	Name        string `json:"name"`
+	ID          string `json:"id"`
+	OK          bool   `json:"ok"`
+	Detail      string `json:"detail"`
+	ServerClose *struct {
+		Code   int    `json:"code"`
+		Reason string `json:"reason"`
+	} `json:"serverClose"`
+	ServerDrop bool `json:"serverDrop"` // the browser drops the connection on purpose
+}
+
+const noConnection = "no connection reached our server"
+
+// serverRecord is what our server saw on one browser connection.
+type serverRecord struct {
+	closed bool // the browser closed: code and reason are its close
+	code   int
+	reason string
+	errs   []string
+}
+
+type serverRecords struct {
+	mu sync.Mutex
+	m  map[string]*serverRecord
+}
+
+func (r *serverRecords) update(id string, f func(*serverRecord)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rec := r.m[id]
+	if rec == nil {
+		rec = &serverRecord{}
+		r.m[id] = rec
+	}
+	f(rec)
+}
+
+func (r *serverRecords) fail(id string, format string, args ...any) {
+	r.update(id, func(rec *serverRecord) { rec.errs = append(rec.errs, fmt.Sprintf(format, args...)) })
+}
+
+func (r *serverRecords) get(id string) serverRecord {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if rec := r.m[id]; rec != nil {
+		return *rec
+	}
+	return serverRecord{errs: []string{noConnection}}
+}
+
+// serveBrowser is our server's side of the page's scenarios:
+//
+//	/echo, /subprotocol     (send "proto:"+subprotocol first), echo until the
+//	                        browser closes; record its close and answer it
+//	/close?code=C&reason=R  send "closing", then close with C and R
+func serveBrowser(recs *serverRecords, target string, ep endpoint) {
+	defer ep.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), browserTimeout)
+	defer cancel()
+	u, err := url.Parse(target)
+	if err != nil {
+		return
+	}
+	q := u.Query()
+	id := q.Get("id")
+	switch u.Path {
+	case "/close":
+		code, _ := strconv.Atoi(q.Get("code"))
+		if err := ep.Send(ctx, true, []byte("closing")); err != nil {
+			recs.fail(id, "Send: %v", err)
+			return
+		}
+		if err := ep.Detach(ctx, code, q.Get("reason")); err != nil {
+			recs.fail(id, "Detach(%d, %q): %v", code, q.Get("reason"), err)
+		}
+		recs.update(id, func(*serverRecord) {})
+		return
+	case "/subprotocol":
+		if err := ep.Send(ctx, true, []byte("proto:"+ep.Subprotocol())); err != nil {
+			recs.fail(id, "Send: %v", err)
+			return
+		}
+	}
+	buf := make([]byte, browserMaxBytes+1024)
+	for {
+		n, text, err := ep.Recv(ctx, buf)
+		if pc, ok := asPeerClose(err); ok {
+			recs.update(id, func(r *serverRecord) { r.closed, r.code, r.reason = true, pc.code, pc.reason })
+			if err := ep.Detach(ctx, pc.code, ""); err != nil {
+				recs.fail(id, "Detach(%d, \"\") answering the browser's close: %v", pc.code, err)
+			}
+			return
+		}
+		if err != nil {
+			recs.fail(id, "Recv: %v", err)
+			return
+		}
+		if err := ep.Send(ctx, text, buf[:n]); err != nil {
+			recs.fail(id, "Send: %v", err)
+			return
+		}
+	}
+}
+
+// runChromium serves testdata/page.html on one port and lib's server on
+// another, has headless Chromium run the page and checks both sides.
+func runChromium(t *testing.T, lib library) {
+	if _, err := os.Stat(chromiumExe); err != nil {
+		t.Fatalf("chromium missing (apt-get install chromium): %v", err)
+	}
+	recs := &serverRecords{m: map[string]*serverRecord{}}
+	d := newDispatcher()
+	d.anyOrigin = true
+	d.handle = func(target string, ep endpoint) { serveBrowser(recs, target, ep) }
+	wsAddr := lib.listen(t, d)
+	pageURL := servePage(t) + "?ws=" + url.QueryEscape(wsAddr)
+
+	results, console := runPage(t, pageURL)
+	if len(results) == 0 {
+		t.Fatalf("the page reported nothing; console:\n%s", console)
+	}
+	for _, r := range results {
+		t.Run(r.Name, func(t *testing.T) {
+			if !r.OK {
+				t.Errorf("in Chromium: %s", r.Detail)
+			}
+			if r.ID == "" {
+				return
+			}
+			rec := recs.get(r.ID)
+			for _, e := range rec.errs {
+				if r.ServerDrop && e != noConnection {
+					t.Logf("our server (%s), expected as the browser dropped the connection: %s", r.ID, e)
+					continue
+				}
+				t.Errorf("our server (%s): %s", r.ID, e)
+			}
+			if want := r.ServerClose; want != nil && r.OK {
+				if !rec.closed || rec.code != want.Code || rec.reason != want.Reason {
+					t.Errorf("Chromium closed with %d %q; our server received closed=%v %d %q",
+						want.Code, want.Reason, rec.closed, rec.code, rec.reason)
+				}
+			}
+		})
+	}
+	if t.Failed() {
+		t.Logf("Chromium console:\n%s", console)
+	}
+}
+
+// servePage serves testdata/page.html on 127.0.0.1 and returns its URL.
+func servePage(t *testing.T) string {
+	page, err := os.ReadFile(filepath.Join("testdata", "page.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/page.html" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write(page)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String() + "/page.html"
+}
+
+// runPage loads pageURL in a fresh headless Chromium, waits for the page to
+// finish and returns its results and console output.
+func runPage(t *testing.T, pageURL string) ([]browserResult, string) {
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumExe),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.NoFirstRun,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-default-browser-check", true),
+		chromedp.UserDataDir(t.TempDir()),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), browserTimeout)
+	defer cancel()
+	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
+	defer acancel()
+	bctx, bcancel := chromedp.NewContext(actx)
+	defer bcancel()
+
+	var mu sync.Mutex
+	var console strings.Builder
+	messages := chromedp.Console(bctx) // subscribed now, read below
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			fmt.Fprintf(&console, "%s\n", m)
+			mu.Unlock()
+		}
+	}()
+	logs := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return console.String()
+	}
+
+	if err := chromedp.Do(bctx, chromedp.Navigate(pageURL)); err != nil {
+		t.Fatalf("Chromium: navigate %s: %v\nconsole:\n%s", pageURL, err, logs())
+	}
+	for give := time.Now().Add(browserTimeout - 15*time.Second); ; {
+		done, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`window.__done === true`))
+		if err != nil {
+			t.Fatalf("Chromium: polling the page: %v\nconsole:\n%s", err, logs())
+		}
+		if done {
+			break
+		}
+		if time.Now().After(give) {
+			partial, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`JSON.stringify(window.__results)`))
+			t.Fatalf("Chromium: the page did not finish; results so far %s\nconsole:\n%s", partial, logs())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	raw, err := chromedp.Run(bctx, chromedp.Evaluate[string](`JSON.stringify(window.__results)`))
+	if err != nil {
+		t.Fatalf("Chromium: reading results: %v", err)
+	}
+	var results []browserResult
+	if err := json.Unmarshal([]byte(raw), &results); err != nil {
+		t.Fatalf("Chromium: results %q: %v", raw, err)
+	}
+	return results, logs()
+}
