@@ -1,0 +1,5 @@
+//go:build !single || gws
+
+package main
+
+import _ "github.com/dillgo/ws/bench/internal/libs/gws"

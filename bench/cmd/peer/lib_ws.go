@@ -1,0 +1,5 @@
+//go:build dillws && (!single || ws)
+
+package main
+
+import _ "github.com/dillgo/ws/bench/internal/libs/dillws"

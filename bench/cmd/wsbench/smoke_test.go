@@ -1,0 +1,96 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dillgo/ws/bench/internal/driver"
+	"github.com/dillgo/ws/bench/internal/libs"
+	"github.com/dillgo/ws/bench/internal/peer"
+)
+
+// TestMain lets the test binary act as the peer process of the smoke run.
+func TestMain(m *testing.M) {
+	if os.Getenv(peer.Env) == "1" {
+		os.Exit(peer.Main(os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+type logWriter struct{ t *testing.T }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// TestSmoke runs every benchmark once with tiny counts and checks that the
+// harness works: every library connected, exchanged and verified messages,
+// and the report renders. It asserts nothing about timing.
+func TestSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("smoke run skipped in -short mode")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	benches := []string{"isolated", "echo", "handshake", "idle", "deflate"}
+	if _, err := exec.LookPath("valgrind"); err == nil && !raceEnabled {
+		benches = append([]string{"callgrind"}, benches...)
+	} else {
+		t.Log("callgrind skipped (no valgrind, or race detector on)")
+	}
+	cfg := driver.Config{
+		Smoke:   true,
+		Reps:    1,
+		Benches: benches,
+		Log:     logWriter{t},
+		Launch: func(string) (string, []string, []string) {
+			return self, nil, []string{peer.Env + "=1"}
+		},
+	}
+	res, err := driver.Run(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range res.Errors {
+		t.Errorf("harness error: %s", e)
+	}
+	// Every library must have produced verified samples everywhere.
+	type key struct{ bench, lib string }
+	seen := map[key]bool{}
+	for _, s := range res.Samples {
+		if c, ok := s.Metrics["checked"]; ok && c < 1 && (s.Bench == "echo" || s.Scenario == "server-recv" || s.Scenario == "client-recv") {
+			t.Errorf("%s %s %s: no message content verified", s.Bench, s.Scenario, s.Lib)
+		}
+		seen[key{s.Bench, s.Lib}] = true
+	}
+	for _, b := range benches {
+		for _, l := range libs.All() {
+			if b == "deflate" && !l.Deflate {
+				continue
+			}
+			if !seen[key{b, l.Name}] {
+				t.Errorf("%s: no result for %s", b, l.Name)
+			}
+		}
+	}
+	dir := t.TempDir()
+	md := filepath.Join(dir, "benchmarks.md")
+	if err := driver.WriteReport(res, driver.ReportOptions{Markdown: md, ChartsDir: filepath.Join(dir, "charts"), ChartsRel: "charts", Command: "smoke"}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"## Summary", "## Echo round trip", "## Handshakes", "## Memory per idle connection"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+}

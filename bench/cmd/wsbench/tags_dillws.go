@@ -1,0 +1,5 @@
+//go:build dillws
+
+package main
+
+const defaultTags = "dillws"

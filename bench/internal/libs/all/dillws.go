@@ -1,0 +1,5 @@
+//go:build dillws
+
+package all
+
+import _ "github.com/dillgo/ws/bench/internal/libs/dillws" // the library under test
