@@ -1,0 +1,213 @@
+package agents
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/url"
+	"time"
+
+	"github.com/dillgo/ws"
+)
+
+// Agents built on github.com/dillgo/ws, one per API layer. Each echoes
+// every message with its type. On the peer's close (a CloseError) it
+// answers with Detach echoing the peer's code and closes the returned
+// conn; on any other error (the library already sent 1002/1007/1009 when
+// the peer broke the protocol) it calls Close.
+
+// echoLoop is one API layer's echo loop over an attached connection.
+type echoLoop func(ctx context.Context, c *ws.Conn, buf []byte) error
+
+type wsLayer struct {
+	name  string
+	flags ws.Flags // attach flags
+	only  string   // OnlyType
+	loop  echoLoop
+}
+
+func wsLayers() []wsLayer {
+	return []wsLayer{
+		{"ws-send-recv", ws.Binary, "", echoSendRecv},
+		{"ws-sendv-recvv", ws.Binary, "", echoSendVRecvV},
+		{"ws-msend-binary", ws.Binary, "binary", echoMSend},
+		{"ws-msend-text", ws.Text, "text", echoMSend},
+		{"ws-msendv-binary", ws.Binary, "binary", echoMSendV},
+		{"ws-stream", ws.Binary, "", echoStream},
+	}
+}
+
+// WsServers lists the server agents built on ws.
+func WsServers() []Server {
+	var out []Server
+	for _, l := range wsLayers() {
+		l := l
+		out = append(out, Server{Name: l.name, OnlyType: l.only, Start: func() (string, func(), error) {
+			return serveTCP(func(ctx context.Context, u net.Conn) {
+				c, err := ws.AttachServer(ctx, u, l.flags)
+				if err != nil {
+					return // AttachServer answered with a 4xx and closed u
+				}
+				runLoop(ctx, c, l.loop)
+			})
+		}})
+	}
+	return out
+}
+
+// WsClients lists the client agents built on ws.
+func WsClients() []Client {
+	var out []Client
+	for _, l := range wsLayers() {
+		l := l
+		out = append(out, Client{Name: l.name, OnlyType: l.only, Run: func(ctx context.Context, rawURL string) error {
+			u, err := url.Parse(rawURL)
+			if err != nil {
+				return err
+			}
+			var d net.Dialer
+			nc, err := d.DialContext(ctx, "tcp", u.Host)
+			if err != nil {
+				return err
+			}
+			c, err := ws.AttachClient(ctx, nc, l.flags, u.RequestURI(), u.Host)
+			if err != nil {
+				return err // AttachClient closed nc
+			}
+			return runLoop(ctx, c, l.loop)
+		}})
+	}
+	return out
+}
+
+// runLoop runs loop with a pooled buffer and ends the connection the way
+// the agent contract says.
+func runLoop(ctx context.Context, c *ws.Conn, loop echoLoop) error {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	err := loop(ctx, c, *bp)
+	finish(ctx, c, err)
+	return err
+}
+
+// finish ends a connection after the echo loop stopped with err.
+func finish(ctx context.Context, c *ws.Conn, err error) {
+	var ce ws.CloseError
+	code, detach := ws.StatusCode(0), false
+	switch {
+	case errors.As(err, &ce):
+		code, detach = ce.Code, true
+	case errors.Is(err, errWrongType):
+		code, detach = ws.StatusUnsupportedData, true
+	}
+	if !detach {
+		c.Close()
+		return
+	}
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	u, derr := c.Detach(dctx, code, "")
+	if derr != nil {
+		c.Close()
+		return
+	}
+	u.Close()
+}
+
+// errWrongType marks an ErrProto from MRecv that may be a type mismatch.
+var errWrongType = errors.New("message of the other type")
+
+func echoSendRecv(ctx context.Context, c *ws.Conn, buf []byte) error {
+	for {
+		n, fl, err := c.Recv(ctx, buf)
+		if err != nil {
+			return err
+		}
+		if err := c.Send(ctx, fl, buf[:n]); err != nil {
+			return err
+		}
+	}
+}
+
+// echoSendVRecvV scatters into three uneven buffers and gathers the
+// echo from the same pieces.
+func echoSendVRecvV(ctx context.Context, c *ws.Conn, buf []byte) error {
+	b1, b2, b3 := buf[:7], buf[7:7+4093], buf[7+4093:]
+	for {
+		n, fl, err := c.RecvV(ctx, b1, b2, b3)
+		if err != nil {
+			return err
+		}
+		if err := c.SendV(ctx, fl, pieces(n, b1, b2, b3)...); err != nil {
+			return err
+		}
+	}
+}
+
+// pieces returns the prefixes of bufs that hold n bytes in total.
+func pieces(n int, bufs ...[]byte) [][]byte {
+	var out [][]byte
+	for _, b := range bufs {
+		k := min(n, len(b))
+		out = append(out, b[:k])
+		n -= k
+	}
+	return out
+}
+
+// mrecvErr turns an ErrProto from MRecv into errWrongType when the
+// connection is still usable (the message of the other type stays
+// queued); a protocol violation leaves it failed, and Detach then fails.
+func mrecvErr(err error) error {
+	if errors.Is(err, ws.ErrProto) {
+		return errors.Join(errWrongType, err)
+	}
+	return err
+}
+
+func echoMSend(ctx context.Context, c *ws.Conn, buf []byte) error {
+	for {
+		n, err := c.MRecv(ctx, buf)
+		if err != nil {
+			return mrecvErr(err)
+		}
+		if err := c.MSend(ctx, buf[:n]); err != nil {
+			return err
+		}
+	}
+}
+
+func echoMSendV(ctx context.Context, c *ws.Conn, buf []byte) error {
+	b1, b2 := buf[:1000], buf[1000:]
+	for {
+		n, err := c.MRecvV(ctx, b1, b2)
+		if err != nil {
+			return mrecvErr(err)
+		}
+		if err := c.MSendV(ctx, pieces(n, b1, b2)...); err != nil {
+			return err
+		}
+	}
+}
+
+// echoStream copies each message from Reader to Writer.
+func echoStream(ctx context.Context, c *ws.Conn, buf []byte) error {
+	chunk := buf[:32<<10]
+	for {
+		fl, r, err := c.Reader(ctx)
+		if err != nil {
+			return err
+		}
+		w, err := c.Writer(ctx, fl)
+		if err != nil {
+			return err
+		}
+		if _, err := io.CopyBuffer(w, r, chunk); err != nil {
+			return err
+		}
+		if err := w.Close(); err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,178 @@
+package agents
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dillgo/ws/conformance/suite"
+)
+
+// Flags (also settable by environment, for `go test ./...` from the root):
+//
+//	-wsconform.full   WSCONFORM_FULL=1      section 9 up to 16 MiB
+//	-wsconform.cases  WSCONFORM_CASES=6.*,7.*   case filter
+//	-wsconform.agent  WSCONFORM_AGENT=gorilla    agent filter (substring)
+//	-wsconform.reports WSCONFORM_REPORTS=dir   where reports go ("off": none)
+var (
+	fullFlag    = flag.Bool("wsconform.full", os.Getenv("WSCONFORM_FULL") != "", "run the full section 9 size set")
+	casesFlag   = flag.String("wsconform.cases", os.Getenv("WSCONFORM_CASES"), "comma-separated case patterns")
+	agentFlag   = flag.String("wsconform.agent", os.Getenv("WSCONFORM_AGENT"), "run only agents whose name contains this")
+	reportsFlag = flag.String("wsconform.reports", envOr("WSCONFORM_REPORTS", filepath.Join("..", "reports")), "report directory, or off")
+)
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+var (
+	collectedMu sync.Mutex
+	collected   []*suite.Report
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := m.Run()
+	writeSummary()
+	os.Exit(code)
+}
+
+func options(only string) suite.Options {
+	return suite.Options{Full: *fullFlag, OnlyType: only}
+}
+
+func patterns() []string {
+	if *casesFlag == "" {
+		return nil
+	}
+	return strings.Split(*casesFlag, ",")
+}
+
+func skipAgent(t *testing.T, name string) {
+	if *agentFlag != "" && !strings.Contains(name, *agentFlag) {
+		t.Skipf("agent %s not selected", name)
+	}
+}
+
+// ours reports whether the agent is built on our library: its FAILED cases fail the test.
+func ours(name string) bool { return strings.HasPrefix(name, "ws-") }
+
+func TestServerAgents(t *testing.T) {
+	for _, a := range Servers() {
+		a := a
+		t.Run(a.Name, func(t *testing.T) {
+			skipAgent(t, a.Name)
+			addr, stop, err := a.Start()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stop()
+			cases := suite.Cases(suite.ModeServer, *fullFlag, patterns(), nil)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+			defer cancel()
+			rep := suite.RunServer(ctx, addr, a.Name, cases, options(a.OnlyType), nil)
+			check(t, rep, len(cases))
+		})
+	}
+}
+
+func TestClientAgents(t *testing.T) {
+	for _, a := range Clients() {
+		a := a
+		t.Run(a.Name, func(t *testing.T) {
+			skipAgent(t, a.Name)
+			cases := suite.Cases(suite.ModeClient, *fullFlag, patterns(), nil)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+			defer cancel()
+			rep, err := suite.RunClient(ctx, a.Name, a.Run, cases, options(a.OnlyType), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check(t, rep, len(cases))
+		})
+	}
+}
+
+// check records the report and fails the test if the suite crashed or,
+// for our own agents, if any case FAILED.
+func check(t *testing.T, rep *suite.Report, want int) {
+	t.Helper()
+	save(t, rep)
+	if len(rep.Results) != want {
+		t.Errorf("ran %d of %d cases", len(rep.Results), want)
+	}
+	for _, res := range rep.Crashes() {
+		t.Errorf("suite crashed in case %s: %s", res.ID, res.Detail)
+	}
+	var sb strings.Builder
+	rep.SectionTable(&sb)
+	t.Logf("%s (%s under test): %s\n%s", rep.Agent, rep.Mode, rep.Summary(), sb.String())
+	for _, res := range rep.FailedResults() {
+		if ours(rep.Agent) {
+			t.Errorf("%s %s: %s", res.ID, res.Outcome, res.Detail)
+		} else {
+			t.Logf("(calibration) %s %s: %s", res.ID, res.Outcome, res.Detail)
+		}
+	}
+}
+
+func save(t *testing.T, rep *suite.Report) {
+	collectedMu.Lock()
+	collected = append(collected, rep)
+	collectedMu.Unlock()
+	if *reportsFlag == "off" {
+		return
+	}
+	if err := os.MkdirAll(*reportsFlag, 0o755); err != nil {
+		t.Logf("reports: %v", err)
+		return
+	}
+	base := filepath.Join(*reportsFlag, rep.Agent+"-"+rep.Mode)
+	for ext, write := range map[string]func(*os.File) error{
+		".md":   func(f *os.File) error { return rep.WriteMarkdown(f) },
+		".json": func(f *os.File) error { return rep.WriteJSON(f) },
+	} {
+		f, err := os.Create(base + ext)
+		if err != nil {
+			t.Logf("reports: %v", err)
+			continue
+		}
+		if err := write(f); err != nil {
+			t.Logf("reports: %v", err)
+		}
+		f.Close()
+	}
+}
+
+// writeSummary writes SUMMARY.md with one row per agent and mode.
+func writeSummary() {
+	if *reportsFlag == "off" || len(collected) == 0 {
+		return
+	}
+	sort.Slice(collected, func(i, j int) bool {
+		if collected[i].Agent != collected[j].Agent {
+			return collected[i].Agent < collected[j].Agent
+		}
+		return collected[i].Mode < collected[j].Mode
+	})
+	var sb strings.Builder
+	sb.WriteString("# Conformance summary\n\n| Agent | Under test | Cases | OK | NON-STRICT | INFO | UNIMPL | FAILED | Result |\n|---|---|---:|---:|---:|---:|---:|---:|---|\n")
+	for _, r := range collected {
+		var ok, ns, info, un, fail int
+		for _, s := range r.Sections {
+			ok, ns, info, un, fail = ok+s.OK, ns+s.NonStrict, info+s.Informational, un+s.Unimplemented, fail+s.Failed
+		}
+		fmt.Fprintf(&sb, "| %s | %s | %d | %d | %d | %d | %d | %d | %s |\n", r.Agent, r.Mode, len(r.Results), ok, ns, info, un, fail, r.Summary())
+	}
+	os.WriteFile(filepath.Join(*reportsFlag, "SUMMARY.md"), []byte(sb.String()), 0o644)
+}

@@ -1,0 +1,512 @@
+package suite
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"slices"
+	"strings"
+	"time"
+)
+
+// T is the state of one running case. Cases drive the peer through it:
+// send hand-built frames, then state what the peer must do. Every wait is
+// bounded by the case deadline.
+type T struct {
+	c    *Case
+	mode Mode
+	opts Options
+
+	conn     net.Conn
+	br       *bufio.Reader
+	q        *eventQueue
+	deadline time.Time
+
+	outcome       Outcome
+	informational bool
+	details       []string
+
+	started    bool // the frame reader runs
+	over       bool // the peer closed, dropped or broke the protocol; no further events
+	closeSent  bool // we sent a close frame
+	writeErr   error
+	peerPings  int
+	sentOther  bool // we sent a message of the type an OnlyType peer refuses
+	barrierSeq int
+
+	addr string // ModeServer: the server's host:port
+
+	// ModeServer: the key sent and the server's response (nil for Raw cases until they set it).
+	Key  string
+	Resp *Response
+	// ModeClient: the client's request.
+	Req *ClientRequest
+}
+
+// Mode says which side is under test.
+func (t *T) Mode() Mode { return t.mode }
+
+// Full reports whether this is a full-size run.
+func (t *T) Full() bool { return t.opts.Full }
+
+// Settle is the run's "nothing happens" interval.
+func (t *T) Settle() time.Duration { return t.opts.Settle }
+
+// Host is the server's host:port as a Host field value (ModeServer).
+func (t *T) Host() string { return t.addr }
+
+// Conn is the raw connection (for Raw handshake cases).
+func (t *T) Conn() net.Conn { return t.conn }
+
+// Reader is the buffered reader over Conn (for Raw handshake cases).
+func (t *T) Reader() *bufio.Reader { return t.br }
+
+// Deadline is the case's time bound.
+func (t *T) Deadline() time.Time { return t.deadline }
+
+// Logf records a detail without changing the outcome.
+func (t *T) Logf(format string, args ...any) {
+	t.details = append(t.details, fmt.Sprintf(format, args...))
+}
+
+func (t *T) mark(o Outcome, format string, args ...any) {
+	if o.severity() > t.outcome.severity() {
+		t.outcome = o
+	}
+	msg := fmt.Sprintf(format, args...)
+	if o != Failed {
+		msg = o.String() + ": " + msg
+	}
+	t.details = append(t.details, msg)
+}
+
+// Fail marks the case FAILED.
+func (t *T) Fail(format string, args ...any) { t.mark(Failed, format, args...) }
+
+// NonStrict marks the case NON-STRICT (unless something worse happened).
+func (t *T) NonStrict(format string, args ...any) { t.mark(NonStrict, format, args...) }
+
+// Unimplemented marks the case UNIMPLEMENTED (an optional feature is missing).
+func (t *T) Unimplemented(format string, args ...any) { t.mark(Unimplemented, format, args...) }
+
+// Info makes the case INFORMATIONAL: its behaviour is recorded, not judged.
+func (t *T) Info(format string, args ...any) {
+	t.informational = true
+	t.Logf(format, args...)
+}
+
+// Failed reports whether the case has failed so far.
+func (t *T) Failed() bool { return t.outcome == Failed }
+
+// Over reports whether the peer has closed, dropped or broken the connection.
+func (t *T) Over() bool { return t.over }
+
+// Start launches the frame reader. The engine calls it after a successful
+// handshake; Raw cases call it themselves once their handshake succeeded.
+func (t *T) Start() {
+	if t.started {
+		return
+	}
+	t.started = true
+	fr := &frameReader{r: t.br, expectMasked: t.mode == ModeClient, q: t.q}
+	go fr.run()
+}
+
+// masked reports whether our frames are masked by default: we mask when
+// we play the client, i.e. when a server is under test.
+func (t *T) masked(f Frame) bool {
+	switch {
+	case f.ForceMask:
+		return true
+	case f.NoMask:
+		return false
+	}
+	return t.mode == ModeServer
+}
+
+// Build encodes frames the way Send would.
+func (t *T) Build(fs ...Frame) []byte {
+	n := 0
+	for _, f := range fs {
+		n += len(f.Payload) + 14
+	}
+	b := make([]byte, 0, n)
+	for _, f := range fs {
+		var key [4]byte
+		m := t.masked(f)
+		if m {
+			k := rand.Uint32()
+			key = [4]byte{byte(k), byte(k >> 8), byte(k >> 16), byte(k >> 24)}
+		}
+		b = AppendFrame(b, f.Fin, f.Rsv, f.Op, m, key, f.Payload)
+		if (f.Op == OpText && t.opts.OnlyType == "binary") || (f.Op == OpBinary && t.opts.OnlyType == "text") {
+			t.sentOther = true
+		}
+	}
+	return b
+}
+
+// Write writes raw bytes in one call.
+func (t *T) Write(b []byte) { t.WriteChopped(len(b), b) }
+
+// WriteChopped writes b in writes of at most chop bytes.
+func (t *T) WriteChopped(chop int, b []byte) {
+	if t.writeErr != nil {
+		return
+	}
+	if chop <= 0 {
+		chop = len(b)
+	}
+	t.conn.SetWriteDeadline(t.deadline)
+	for len(b) > 0 {
+		n := min(chop, len(b))
+		if _, err := t.conn.Write(b[:n]); err != nil {
+			t.writeErr = err
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fail("write blocked until the case deadline: the peer stopped reading")
+			} else {
+				t.Logf("write failed: %v", err)
+			}
+			return
+		}
+		b = b[n:]
+	}
+}
+
+// Send writes the frames in one write.
+func (t *T) Send(fs ...Frame) { t.Write(t.Build(fs...)) }
+
+// SendChopped writes the frames' bytes in writes of chop bytes each
+// (chop 1 = octet-wise, the peer must cope with any TCP segmentation).
+func (t *T) SendChopped(chop int, fs ...Frame) { t.WriteChopped(chop, t.Build(fs...)) }
+
+// SendSync writes each frame with its own write and a short pause in
+// between, so that frames arrive as separate segments (Autobahn's "sync").
+func (t *T) SendSync(fs ...Frame) {
+	for i, f := range fs {
+		if i > 0 {
+			t.Sleep(2 * time.Millisecond)
+		}
+		t.Send(f)
+	}
+}
+
+// Sleep pauses, bounded by the case deadline.
+func (t *T) Sleep(d time.Duration) {
+	if until := time.Until(t.deadline); d > until {
+		d = until
+	}
+	if d > 0 {
+		time.Sleep(d)
+	}
+}
+
+// next returns the next event other than a peer ping, waiting until the
+// earlier of until and the case deadline.
+func (t *T) next(until time.Time) (Event, bool) {
+	if until.IsZero() || until.After(t.deadline) {
+		until = t.deadline
+	}
+	for {
+		if t.over {
+			return Event{}, false
+		}
+		ev, ok := t.q.pop(until)
+		if !ok {
+			return ev, false
+		}
+		switch ev.Kind {
+		case EvPing:
+			t.peerPings++ // peers under test are echo agents; unsolicited pings are legal and ignored
+			continue
+		case EvClose, EvProto, EvEOF:
+			t.over = ev.Kind != EvClose
+		}
+		return ev, true
+	}
+}
+
+// Want is one event a case expects.
+type Want struct {
+	Kind EventKind // EvMessage or EvPong
+	Text bool
+	Data []byte
+}
+
+// WantText expects a text message with payload p.
+func WantText(p []byte) Want { return Want{Kind: EvMessage, Text: true, Data: p} }
+
+// WantBinary expects a binary message with payload p.
+func WantBinary(p []byte) Want { return Want{Kind: EvMessage, Data: p} }
+
+// WantPong expects a pong with payload p.
+func WantPong(p []byte) Want { return Want{Kind: EvPong, Data: p} }
+
+func (w Want) String() string {
+	if w.Kind == EvPong {
+		return "pong " + preview(w.Data)
+	}
+	typ := "binary"
+	if w.Text {
+		typ = "text"
+	}
+	return fmt.Sprintf("%s message of %d bytes %s", typ, len(w.Data), preview(w.Data))
+}
+
+func (w Want) matches(e Event) bool {
+	if w.Kind != e.Kind || (w.Kind == EvMessage && w.Text != e.Text) {
+		return false
+	}
+	return bytes.Equal(w.Data, e.Data)
+}
+
+// Expect waits for the wanted messages and pongs. Messages must arrive in
+// the wanted order, and pongs in theirs; how the two interleave is not
+// judged. Anything else (a close, a drop, a different payload) fails the
+// case. It returns whether everything arrived.
+func (t *T) Expect(want ...Want) bool {
+	var wantMsgs, wantPongs []Want
+	for _, w := range want {
+		if w.Kind == EvPong {
+			wantPongs = append(wantPongs, w)
+		} else {
+			wantMsgs = append(wantMsgs, w)
+		}
+	}
+	var gotMsgs, gotPongs int
+	for gotMsgs < len(wantMsgs) || gotPongs < len(wantPongs) {
+		ev, ok := t.next(time.Time{})
+		if !ok {
+			t.Fail("timed out waiting for %s", t.pending(wantMsgs[gotMsgs:], wantPongs[gotPongs:]))
+			return false
+		}
+		var w Want
+		switch {
+		case ev.Kind == EvMessage && gotMsgs < len(wantMsgs):
+			w = wantMsgs[gotMsgs]
+			gotMsgs++
+		case ev.Kind == EvPong && gotPongs < len(wantPongs):
+			w = wantPongs[gotPongs]
+			gotPongs++
+		case ev.Kind == EvClose && t.refusedType(ev):
+			t.answerClose(ev)
+			return false
+		case ev.Kind == EvClose:
+			t.Fail("peer sent %s while we expected %s", ev, t.pending(wantMsgs[gotMsgs:], wantPongs[gotPongs:]))
+			t.answerClose(ev)
+			return false
+		default:
+			t.Fail("got %s while we expected %s", ev, t.pending(wantMsgs[gotMsgs:], wantPongs[gotPongs:]))
+			return false
+		}
+		if !w.matches(ev) {
+			t.Fail("got %s, want %s%s", ev, w, diffAt(w.Data, ev.Data))
+			return false
+		}
+	}
+	return true
+}
+
+func (t *T) pending(msgs, pongs []Want) string {
+	var s []string
+	for _, w := range slices.Concat(msgs, pongs) {
+		s = append(s, w.String())
+	}
+	return strings.Join(s, ", ")
+}
+
+// diffAt describes where two payloads first differ.
+func diffAt(want, got []byte) string {
+	if len(want) != len(got) {
+		return fmt.Sprintf(" (length %d, want %d)", len(got), len(want))
+	}
+	for i := range want {
+		if want[i] != got[i] {
+			return fmt.Sprintf(" (first difference at byte %d)", i)
+		}
+	}
+	return ""
+}
+
+// Barrier sends a ping with a fresh payload and waits for its pong: any
+// message or pong the peer sent before it is unexpected and fails the
+// case. It proves the peer ignored what came before, without waiting.
+func (t *T) Barrier() bool {
+	t.barrierSeq++
+	p := []byte(fmt.Sprintf("barrier-%d", t.barrierSeq))
+	t.Send(Ping(p))
+	return t.Expect(WantPong(p))
+}
+
+// SendClose sends a close frame with the given status (0 = no status).
+func (t *T) SendClose(code uint16, reason string) {
+	var p []byte
+	if code != 0 {
+		p = ClosePayload(code, reason)
+	}
+	t.SendCloseRaw(p)
+}
+
+// SendCloseRaw sends a close frame with an arbitrary payload.
+func (t *T) SendCloseRaw(p []byte) {
+	t.Send(Close(p))
+	t.closeSent = true
+}
+
+// CloseNormal performs a closing handshake started by us with status
+// 1000: the peer must answer with a close (1000 or no status) and, if it
+// is a server, then close TCP.
+func (t *T) CloseNormal() {
+	t.SendClose(1000, "")
+	t.AwaitClose(1000)
+}
+
+// AwaitClose waits for the peer's answer to the close we sent: a close
+// frame with one of codes (or without a status); messages or pongs in
+// between fail the case, as does a TCP drop without a close frame.
+func (t *T) AwaitClose(codes ...int) {
+	for {
+		ev, ok := t.next(time.Time{})
+		if !ok {
+			if !t.over {
+				t.Fail("peer did not answer our close frame")
+			}
+			return
+		}
+		switch ev.Kind {
+		case EvClose:
+			t.checkCode(ev, codes)
+			t.lingerEOF()
+			return
+		case EvEOF:
+			t.Fail("peer dropped TCP without answering our close frame (%v)", ev.Err)
+			return
+		case EvProto:
+			t.Fail("%v", ev.Err)
+			return
+		default:
+			t.Fail("peer sent %s after our close frame", ev)
+			return
+		}
+	}
+}
+
+// refusedType reports whether ev is an OnlyType peer's 1003 close for a
+// message of the type it does not accept; the case then ends without
+// judging further.
+func (t *T) refusedType(ev Event) bool {
+	if ev.Code != 1003 || !t.sentOther {
+		return false
+	}
+	t.Logf("peer accepts only %s messages and closed with 1003 (unsupported data) on the other type", t.opts.OnlyType)
+	return true
+}
+
+func (t *T) checkCode(ev Event, codes []int) {
+	if t.refusedType(ev) {
+		return
+	}
+	if ev.Code == 0 || len(codes) == 0 || slices.Contains(codes, ev.Code) {
+		t.Logf("peer closed with %s", ev)
+		return
+	}
+	t.Fail("peer closed with code %d, want %v or no status", ev.Code, codes)
+}
+
+// answerClose replies to the peer's close (echoing its code) and waits
+// for the TCP connection to end.
+func (t *T) answerClose(ev Event) {
+	if !t.closeSent {
+		code := uint16(ev.Code)
+		if code != 0 && !ValidCloseCode(int(code)) {
+			code = 1002
+		}
+		t.SendClose(code, "")
+	}
+	t.lingerEOF()
+}
+
+// lingerEOF ends the connection after a closing handshake. A server under
+// test should close TCP first (RFC 6455 §7.1.1); when we are the server,
+// we close it ourselves.
+func (t *T) lingerEOF() {
+	if t.mode == ModeClient {
+		t.conn.Close()
+		return
+	}
+	until := time.Now().Add(t.opts.LingerServer)
+	for {
+		ev, ok := t.next(until)
+		if !ok {
+			if !t.over {
+				t.NonStrict("server did not close TCP within %v after the closing handshake (RFC 6455 §7.1.1: the server should close first)", t.opts.LingerServer)
+			}
+			return
+		}
+		switch ev.Kind {
+		case EvEOF:
+			return
+		default:
+			t.Fail("peer sent %s after the closing handshake", ev)
+			return
+		}
+	}
+}
+
+// ExpectFail requires the peer to fail the connection: a close frame with
+// one of codes (or no status), or a TCP drop. Any message or pong before
+// that fails the case.
+func (t *T) ExpectFail(codes ...int) {
+	if !t.awaitFail(t.deadline, codes) {
+		t.Fail("peer did not fail the connection")
+	}
+}
+
+// FailsWithin waits up to d for the peer to fail the connection and
+// reports whether it did (the fail-fast checks of 6.4.x). A message or
+// pong in the meantime fails the case.
+func (t *T) FailsWithin(d time.Duration, codes ...int) bool {
+	return t.awaitFail(time.Now().Add(d), codes)
+}
+
+func (t *T) awaitFail(until time.Time, codes []int) bool {
+	if t.over {
+		return true
+	}
+	ev, ok := t.next(until)
+	if !ok {
+		return t.over
+	}
+	switch ev.Kind {
+	case EvClose:
+		t.checkCode(ev, codes)
+		t.answerClose(ev)
+	case EvEOF:
+		t.Logf("peer failed the connection by dropping TCP (%v)", ev.Err)
+	case EvProto:
+		t.Fail("%v", ev.Err)
+	default:
+		t.Fail("peer sent %s instead of failing the connection", ev)
+	}
+	return true
+}
+
+// result finalises the outcome.
+func (t *T) result() (Outcome, string) {
+	o := t.outcome
+	if t.informational && o != Failed {
+		o = Informational
+	}
+	if o == Unimplemented && t.c.Feature == "" {
+		o = Failed
+		t.details = append(t.details, "UNIMPLEMENTED on a required feature counts as FAILED")
+	}
+	if t.peerPings > 0 {
+		t.details = append(t.details, fmt.Sprintf("peer sent %d pings", t.peerPings))
+	}
+	return o, strings.Join(t.details, "; ")
+}
