@@ -29,6 +29,8 @@
 //	                           "pong-ok:N" (or "pong-timeout:N", "pong-bad:N"), then echo
 //	/subprotocol               send "proto:" + the negotiated subprotocol, then echo
 //	/close?code=C&reason=R     send "closing", then start the close handshake with C and R
+//	                           (C = 0: a close frame without a status)
+//	/invalid-utf8              send a text message that is not UTF-8, then wait for the close
 //
 // and prints JSON lines on stdout: {"id","event":"open","protocol","extensions"},
 // {"id","event":"closed","code","reason"} with the close frame it received, and

@@ -90,12 +90,47 @@ func (g *gorillaEndpoint) Recv(ctx context.Context, p []byte) (int, bool, error)
 	return copy(p, data), mt == websocket.TextMessage, nil
 }
 
+func (g *gorillaEndpoint) SendParts(ctx context.Context, text bool, parts [][]byte) error {
+	g.c.SetWriteDeadline(deadline(ctx))
+	mt := websocket.BinaryMessage
+	if text {
+		mt = websocket.TextMessage
+	}
+	w, err := g.c.NextWriter(mt)
+	if err != nil {
+		return err
+	}
+	for _, p := range parts {
+		if _, err := w.Write(p); err != nil {
+			return err
+		}
+	}
+	return w.Close()
+}
+
+func (g *gorillaEndpoint) RecvStream(ctx context.Context, chunk int) ([]byte, bool, error) {
+	g.c.SetReadDeadline(deadline(ctx))
+	mt, r, err := g.c.NextReader()
+	if err != nil {
+		return nil, false, err
+	}
+	data, err := readChunks(r, chunk)
+	return data, mt == websocket.TextMessage, err
+}
+
+func (g *gorillaEndpoint) Done(ctx context.Context, code int, reason string) error {
+	return g.c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), deadline(ctx))
+}
+
 func (g *gorillaEndpoint) Detach(ctx context.Context, code int, reason string) error {
 	defer g.c.Close()
 	if g.peerClosed {
 		return nil // gorilla answered with the peer's code already
 	}
 	msg := websocket.FormatCloseMessage(code, reason)
+	if code == 0 {
+		msg = nil // no status
+	}
 	if err := g.c.WriteControl(websocket.CloseMessage, msg, deadline(ctx)); err != nil {
 		return err
 	}

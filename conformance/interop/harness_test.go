@@ -39,6 +39,14 @@ type endpoint interface {
 	// Recv reads one whole message into p. When the peer closed the
 	// connection, it returns a peerClose with the peer's code and reason.
 	Recv(ctx context.Context, p []byte) (n int, text bool, err error)
+	// SendParts sends one message produced in parts (a streaming writer:
+	// the library decides how it fragments it).
+	SendParts(ctx context.Context, text bool, parts [][]byte) error
+	// RecvStream reads one whole message through a streaming reader, in
+	// reads of at most chunk bytes.
+	RecvStream(ctx context.Context, chunk int) (data []byte, text bool, err error)
+	// Done sends our close frame and keeps receiving (a half-close).
+	Done(ctx context.Context, code int, reason string) error
 	// Detach runs the close handshake with code and reason (starting it, or
 	// answering the peer's close) and closes the transport.
 	Detach(ctx context.Context, code int, reason string) error
@@ -64,6 +72,9 @@ type library struct {
 	// listen starts a server on 127.0.0.1:0 that speaks serverProtocols and
 	// hands every accepted connection to d, until the test ends.
 	listen func(t *testing.T, d *dispatcher) (addr string)
+	// isProto reports a protocol error caused by the peer; nil for a
+	// library that does not check what the strict scenarios send.
+	isProto func(error) bool
 }
 
 // dispatcher hands connections accepted by our server to the subtest that
@@ -461,7 +472,8 @@ func mustQuery(path string) url.Values {
 // server and as client.
 func runPeerSuite(t *testing.T, lib library, kind peerKind) {
 	t.Run("peer-server", func(t *testing.T) {
-		s := asServer(t, lib, kind)
+		// --deflate: the peer server accepts permessage-deflate when offered.
+		s := asServer(t, lib, kind, "--deflate")
 		runScenarios(t, s)
 	})
 	t.Run("peer-client", func(t *testing.T) {
@@ -472,6 +484,9 @@ func runPeerSuite(t *testing.T, lib library, kind peerKind) {
 
 func runScenarios(t *testing.T, s *session) {
 	for _, sc := range scenarios() {
+		if sc.strict && s.lib.isProto == nil {
+			continue // a reference library that does not validate
+		}
 		t.Run(sc.name, func(t *testing.T) { sc.run(t, s) })
 	}
 }

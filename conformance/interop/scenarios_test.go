@@ -4,16 +4,19 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
 // scenario is one exchange with a peer, written once for both roles.
 type scenario struct {
-	name string
-	run  func(t *testing.T, s *session)
+	name   string
+	run    func(t *testing.T, s *session)
+	strict bool // checks validation a reference library may not do (library.isProto)
 }
 
 // echoSizes are the message sizes exchanged with every peer: the edges of
@@ -32,36 +35,52 @@ func scenarios() []scenario {
 	for _, kind := range []string{"text", "binary"} {
 		for _, n := range echoSizes {
 			text := kind == "text"
-			list = append(list, scenario{fmt.Sprintf("echo/%s/%d", kind, n), func(t *testing.T, s *session) {
+			list = append(list, scenario{name: fmt.Sprintf("echo/%s/%d", kind, n), run: func(t *testing.T, s *session) {
 				testEcho(t, s, text, payload(text, n))
 			}})
 		}
 	}
 	list = append(list,
-		scenario{"echo/utf8", testUTF8},
-		scenario{"order/1000", testOrder},
-		scenario{"fragments-from-peer", testFragments},
-		scenario{"ping-from-peer", testPing},
-		scenario{"close/by-peer/1000", func(t *testing.T, s *session) { testPeerCloses(t, s, 1000, "normal closure ✓") }},
-		scenario{"close/by-peer/4000", func(t *testing.T, s *session) { testPeerCloses(t, s, 4000, "peer says bye") }},
-		scenario{"close/by-us/1000", func(t *testing.T, s *session) { testWeClose(t, s, 1000, "normal closure ✓") }},
-		scenario{"close/by-us/4000", func(t *testing.T, s *session) { testWeClose(t, s, 4000, "we say bye") }},
-		scenario{"subprotocol/chosen", func(t *testing.T, s *session) {
+		scenario{name: "echo/utf8", run: testUTF8},
+		scenario{name: "order/1000", run: testOrder},
+		scenario{name: "fragments-from-peer", run: testFragments},
+		scenario{name: "ping-from-peer", run: testPing},
+		scenario{name: "close/by-peer/1000", run: func(t *testing.T, s *session) { testPeerCloses(t, s, 1000, "normal closure ✓") }},
+		scenario{name: "close/by-peer/4000", run: func(t *testing.T, s *session) { testPeerCloses(t, s, 4000, "peer says bye") }},
+		scenario{name: "close/by-peer/4999-longest-reason", run: func(t *testing.T, s *session) {
+			testPeerCloses(t, s, 4999, strings.Repeat("€", 41)) // 123 bytes
+		}},
+		scenario{name: "close/by-peer/no-status", run: func(t *testing.T, s *session) { testPeerCloses(t, s, 0, "") }},
+		scenario{name: "close/by-us/1000", run: func(t *testing.T, s *session) { testWeClose(t, s, 1000, "normal closure ✓") }},
+		scenario{name: "close/by-us/4000", run: func(t *testing.T, s *session) { testWeClose(t, s, 4000, "we say bye") }},
+		scenario{name: "close/by-us/3000-longest-reason", run: func(t *testing.T, s *session) {
+			testWeClose(t, s, 3000, strings.Repeat("𝄞", 30)+"abc") // 123 bytes
+		}},
+		scenario{name: "close/by-us/no-status", run: func(t *testing.T, s *session) { testWeClose(t, s, 0, "") }},
+		scenario{name: "close/half-close", run: testHalfClose},
+		scenario{name: "stream/to-peer/text", run: func(t *testing.T, s *session) { testStreamTo(t, s, true) }},
+		scenario{name: "stream/to-peer/binary", run: func(t *testing.T, s *session) { testStreamTo(t, s, false) }},
+		scenario{name: "stream/from-peer/text", run: func(t *testing.T, s *session) { testStreamFrom(t, s, true) }},
+		scenario{name: "stream/from-peer/binary", run: func(t *testing.T, s *session) { testStreamFrom(t, s, false) }},
+		scenario{name: "invalid-utf8-from-peer", run: testInvalidUTF8, strict: true},
+		scenario{name: "parallel/16", run: testParallel},
+		scenario{name: "deflate/not-negotiated", run: testDeflateDeclined},
+		scenario{name: "subprotocol/chosen", run: func(t *testing.T, s *session) {
 			testSubprotocol(t, s, []string{"unknown", "chat"}, "chat")
 		}},
-		scenario{"subprotocol/no-common", func(t *testing.T, s *session) {
+		scenario{name: "subprotocol/no-common", run: func(t *testing.T, s *session) {
 			testSubprotocol(t, s, []string{"nope"}, "")
 		}},
-		scenario{"subprotocol/none-offered", func(t *testing.T, s *session) {
+		scenario{name: "subprotocol/none-offered", run: func(t *testing.T, s *session) {
 			testSubprotocol(t, s, nil, "")
 		}},
 	)
-	// permessage-deflate goes here once ws has it: the same echo, order and
-	// fragments scenarios with connOptions{deflate: true} (the peer offers
-	// or accepts the extension; a peer server needs `server --deflate`, see
-	// runPeerSuite) and a check that link.open.Extensions names
-	// "permessage-deflate"; plus a scenario where the peer offers it and our
-	// side declines it.
+	// permessage-deflate goes here once ws has it: the same echo, order,
+	// fragments and stream scenarios with connOptions{deflate: true} (a peer
+	// client offers the extension; peer servers always run with --deflate,
+	// see runPeerSuite), our side configured to compress, and a check that
+	// link.open.Extensions is "permessage-deflate". Until then
+	// deflate/not-negotiated checks that our side declines it.
 	return list
 }
 
@@ -150,8 +169,8 @@ func weClose(t *testing.T, ctx context.Context, l *link, code int, reason string
 		t.Error(err)
 		return
 	}
-	if ev.Code != code || ev.Reason != reason {
-		t.Errorf("we closed with %d %q; the %s peer received %d %q", code, reason, l.peer.kind, ev.Code, ev.Reason)
+	if ev.Code != peerSees(code) || ev.Reason != reason {
+		t.Errorf("we closed with %s; the %s peer received %d %q", closeName(code, reason), l.peer.kind, ev.Code, ev.Reason)
 	}
 }
 
@@ -281,7 +300,7 @@ func testPeerCloses(t *testing.T, s *session, code int, reason string) {
 		t.Fatalf("Recv after the peer's close(%d, %q): want its close, got %v", code, reason, err)
 	}
 	if pc.code != code || pc.reason != reason {
-		t.Errorf("the %s peer closed with %d %q; we received %d %q", l.peer.kind, code, reason, pc.code, pc.reason)
+		t.Errorf("the %s peer closed with %s; we received %d %q", l.peer.kind, closeName(code, reason), pc.code, pc.reason)
 	}
 	if err := l.ep.Detach(ctx, pc.code, ""); err != nil {
 		t.Errorf("Detach(%d, \"\") answering the peer's close: %v", pc.code, err)
@@ -290,9 +309,25 @@ func testPeerCloses(t *testing.T, s *session, code int, reason string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ev.Code != code || ev.Reason != "" {
-		t.Errorf("we answered the close with %d \"\"; the %s peer received %d %q", code, l.peer.kind, ev.Code, ev.Reason)
+	if ev.Code != peerSees(code) || ev.Reason != "" {
+		t.Errorf("we answered the close with %s; the %s peer received %d %q", closeName(code, ""), l.peer.kind, ev.Code, ev.Reason)
 	}
+}
+
+// peerSees is the close code a peer reports for a close frame with code:
+// 1005 ("no status received") for a close frame without a status.
+func peerSees(code int) int {
+	if code == 0 {
+		return 1005
+	}
+	return code
+}
+
+func closeName(code int, reason string) string {
+	if code == 0 {
+		return "a close frame without a status"
+	}
+	return fmt.Sprintf("%d %q", code, reason)
 }
 
 // testWeClose starts the close handshake from our side after an exchange.
@@ -331,6 +366,200 @@ func testSubprotocol(t *testing.T, s *session, offer []string, want string) {
 		t.Errorf("client offered %q to a server speaking %q: the %s peer negotiated %q, want %q", offer, serverProtocols, l.peer.kind, l.open.Protocol, want)
 	}
 	if !expectMessage(t, ctx, l, true, []byte("proto:"+want)) {
+		return
+	}
+	weClose(t, ctx, l, 1000, "")
+}
+
+// testHalfClose sends messages, then our close frame (Done), and keeps
+// receiving: the echoes the peer sent before its close must arrive in
+// order, then its close with our code.
+func testHalfClose(t *testing.T, s *session) {
+	const count = 20
+	ctx := scenarioContext(t)
+	l := s.dial(t, "echo", connOptions{})
+	for i := range count {
+		text, m := orderMessage(i)
+		if err := l.ep.Send(ctx, text, m); err != nil {
+			t.Fatalf("Send message %d: %v", i, err)
+		}
+	}
+	if err := l.ep.Done(ctx, 4000, "half-closed"); err != nil {
+		t.Fatalf("Done(4000, \"half-closed\") after %d messages: %v", count, err)
+	}
+	buf := make([]byte, 4096)
+	got := 0
+	for {
+		n, text, err := l.ep.Recv(ctx, buf)
+		if pc, ok := asPeerClose(err); ok {
+			if pc.code != 4000 {
+				t.Errorf("after our Done(4000, ...): the %s peer answered %d %q, want 4000", l.peer.kind, pc.code, pc.reason)
+			}
+			break
+		}
+		if err != nil {
+			t.Fatalf("Recv after Done, %d echoes in: %v", got, err)
+		}
+		wantText, want := orderMessage(got)
+		if got >= count || text != wantText || !bytes.Equal(buf[:n], want) {
+			t.Fatalf("Recv after Done: echo %d is %s %s, want %s %s", got, kindName(text), describe(buf[:n]), kindName(wantText), describe(want))
+		}
+		got++
+	}
+	// Node's ws echoes every message it read before our close; Python's
+	// websockets answers the close as soon as it reads it, so it may drop
+	// the echoes still queued: a prefix is fine.
+	t.Logf("%d of %d echoes arrived before the %s peer's close", got, count, l.peer.kind)
+	if err := l.ep.Detach(ctx, 4000, ""); err != nil {
+		t.Errorf("Detach after Done and the peer's close: %v", err)
+	}
+	ev, err := l.peer.wait(ctx, l.id, "closed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Code != 4000 || ev.Reason != "half-closed" {
+		t.Errorf("we half-closed with 4000 \"half-closed\"; the %s peer received %d %q", l.peer.kind, ev.Code, ev.Reason)
+	}
+}
+
+// streamParts cuts p into parts of uneven sizes, which split UTF-8
+// sequences in text.
+func streamParts(p []byte) [][]byte {
+	sizes := []int{1, 7, 4093, 65537, 3, 100003, 2}
+	var parts [][]byte
+	for i := 0; len(p) > 0; i++ {
+		n := min(sizes[i%len(sizes)], len(p))
+		parts = append(parts, p[:n])
+		p = p[n:]
+	}
+	return parts
+}
+
+// testStreamTo sends a 1 MiB message through the streaming writer, in
+// uneven parts; the peer echoes it whole.
+func testStreamTo(t *testing.T, s *session, text bool) {
+	ctx := scenarioContext(t)
+	l := s.dial(t, "echo", connOptions{})
+	msg := payload(text, 1<<20)
+	if err := l.ep.SendParts(ctx, text, streamParts(msg)); err != nil {
+		t.Fatalf("streaming a %s message of %d bytes: %v", kindName(text), len(msg), err)
+	}
+	if !expectMessage(t, ctx, l, text, msg) {
+		return
+	}
+	weClose(t, ctx, l, 1000, "")
+}
+
+// testStreamFrom reads the peer's echo of a 16 MiB message through the
+// streaming reader, 7000 bytes at a time.
+func testStreamFrom(t *testing.T, s *session, text bool) {
+	ctx := scenarioContext(t)
+	l := s.dial(t, "echo", connOptions{})
+	msg := payload(text, 16<<20)
+	if err := l.ep.Send(ctx, text, msg); err != nil {
+		t.Fatal(err)
+	}
+	got, gotText, err := l.ep.RecvStream(ctx, 7000)
+	if err != nil {
+		t.Fatalf("reading the echo of %s %s through the streaming reader: %v (%d bytes read)", kindName(text), describe(msg), err, len(got))
+	}
+	if gotText != text || !bytes.Equal(got, msg) {
+		t.Fatalf("streaming reader: want %s %s, got %s %s%s", kindName(text), describe(msg), kindName(gotText), describe(got), firstDiff(got, msg))
+	}
+	weClose(t, ctx, l, 1000, "")
+}
+
+// readChunks reads r to its end in reads of at most chunk bytes.
+func readChunks(r io.Reader, chunk int) ([]byte, error) {
+	var out []byte
+	buf := make([]byte, chunk)
+	for {
+		n, err := r.Read(buf)
+		out = append(out, buf[:n]...)
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+	}
+}
+
+// testInvalidUTF8 has the peer send a text message that is not UTF-8: our
+// side must fail with a protocol error and close with 1007.
+func testInvalidUTF8(t *testing.T, s *session) {
+	ctx := scenarioContext(t)
+	l := s.dial(t, "invalid-utf8", connOptions{})
+	n, text, err := l.ep.Recv(ctx, make([]byte, 64))
+	if !s.lib.isProto(err) {
+		t.Errorf("the %s peer sent text \"\\xce\\xbb\\xff\": want a protocol error, got n=%d text=%v err=%v", l.peer.kind, n, text, err)
+	}
+	// The connection is failed: close it at once, as an application would
+	// (the peer waits for the TCP close after the close handshake). The 1007
+	// close frame must have been sent by the time Recv returned.
+	l.ep.Close()
+	ev, err := l.peer.wait(ctx, l.id, "closed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Code != 1007 {
+		t.Errorf("the %s peer sent invalid UTF-8 and received close %d %q, want 1007", l.peer.kind, ev.Code, ev.Reason)
+	}
+}
+
+// testParallel runs 16 connections at once, each echoing 50 messages.
+func testParallel(t *testing.T, s *session) {
+	const conns, count = 16, 50
+	ctx := scenarioContext(t)
+	links := make([]*link, conns)
+	for i := range links {
+		links[i] = s.dial(t, "echo", connOptions{})
+	}
+	var wg sync.WaitGroup
+	for k, l := range links {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 4096)
+			for i := range count {
+				text, m := orderMessage(i + k)
+				if err := l.ep.Send(ctx, text, m); err != nil {
+					t.Errorf("connection %d: Send %d: %v", k, i, err)
+					return
+				}
+				n, gotText, err := l.ep.Recv(ctx, buf)
+				if err != nil || gotText != text || !bytes.Equal(buf[:n], m) {
+					t.Errorf("connection %d, message %d: want %s %s, got %s %s, %v", k, i, kindName(text), describe(m), kindName(gotText), describe(buf[:n]), err)
+					return
+				}
+			}
+			if err := l.ep.Detach(ctx, 1000, ""); err != nil {
+				t.Errorf("connection %d: Detach: %v", k, err)
+			}
+		}()
+	}
+	wg.Wait()
+	for k, l := range links {
+		if ev, err := l.peer.wait(ctx, l.id, "closed"); err != nil || ev.Code != 1000 {
+			t.Errorf("connection %d: the peer's close: %+v, %v", k, ev, err)
+		}
+	}
+}
+
+// testDeflateDeclined: a peer client offers permessage-deflate (a peer
+// server accepts it if offered); our side, not configured to compress,
+// must not negotiate it, and messages flow uncompressed.
+func testDeflateDeclined(t *testing.T, s *session) {
+	ctx := scenarioContext(t)
+	l := s.dial(t, "echo", connOptions{deflate: true})
+	if l.open.Extensions != "" {
+		t.Errorf("the %s peer negotiated extensions %q; our side was not configured to compress", l.peer.kind, l.open.Extensions)
+	}
+	msg := textOf(64 << 10)
+	if err := l.ep.Send(ctx, true, msg); err != nil {
+		t.Fatal(err)
+	}
+	if !expectMessage(t, ctx, l, true, msg) {
 		return
 	}
 	weClose(t, ctx, l, 1000, "")

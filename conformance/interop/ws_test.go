@@ -1,5 +1,3 @@
-//go:build interop_ws
-
 package interop
 
 import (
@@ -7,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"sync"
 	"testing"
 
@@ -35,6 +34,9 @@ var wsLib = library{
 			t.Fatal(err)
 		}
 		cfg := &ws.Config{Subprotocols: serverProtocols}
+		if d.anyOrigin {
+			cfg.CheckOrigin = func(*http.Request) bool { return true }
+		}
 		var wg sync.WaitGroup
 		t.Cleanup(func() {
 			ln.Close()
@@ -64,6 +66,7 @@ var wsLib = library{
 		}()
 		return ln.Addr().String()
 	},
+	isProto: func(err error) bool { return errors.Is(err, ws.ErrProto) },
 }
 
 type wsEndpoint struct{ c *ws.Conn }
@@ -91,6 +94,32 @@ func (e *wsEndpoint) Recv(ctx context.Context, p []byte) (int, bool, error) {
 	return n, flags&ws.Text != 0, err
 }
 
+func (e *wsEndpoint) SendParts(ctx context.Context, text bool, parts [][]byte) error {
+	w, err := e.c.Writer(ctx, flagsOf(text))
+	if err != nil {
+		return err
+	}
+	for _, p := range parts {
+		if _, err := w.Write(p); err != nil {
+			return err
+		}
+	}
+	return w.Close()
+}
+
+func (e *wsEndpoint) RecvStream(ctx context.Context, chunk int) ([]byte, bool, error) {
+	flags, r, err := e.c.Reader(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	data, err := readChunks(r, chunk)
+	return data, flags&ws.Text != 0, err
+}
+
+func (e *wsEndpoint) Done(ctx context.Context, code int, reason string) error {
+	return e.c.Done(ctx, ws.StatusCode(code), reason)
+}
+
 // Detach starts the close handshake or answers the peer's with code and
 // reason, then closes the conn Detach hands back.
 func (e *wsEndpoint) Detach(ctx context.Context, code int, reason string) error {
@@ -114,3 +143,7 @@ func TestNode(t *testing.T) { runPeerSuite(t, wsLib, nodePeer) }
 // TestPython runs every scenario between ws and Python's websockets, each
 // side as server and as client.
 func TestPython(t *testing.T) { runPeerSuite(t, wsLib, pythonPeer) }
+
+// TestChromium has headless Chromium run testdata/page.html against our
+// server.
+func TestChromium(t *testing.T) { runChromium(t, wsLib) }

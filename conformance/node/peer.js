@@ -121,9 +121,15 @@ function run(ws, path, id) {
       const code = Number(u.searchParams.get('code'));
       const reason = u.searchParams.get('reason') || '';
       ws.send('closing');
-      ws.close(code, reason);
+      if (code === 0) ws.close(); // a close frame without a status
+      else ws.close(code, reason);
       break;
     }
+    case 'invalid-utf8':
+      // A text message that is not UTF-8 ("λ" then a stray 0xff): the other
+      // side must fail the connection with 1007.
+      ws.send(Buffer.from([0xce, 0xbb, 0xff]), { binary: false, compress: false });
+      break;
     default:
       report({ id, event: 'error', error: 'unknown scenario ' + scenario });
       ws.terminate();

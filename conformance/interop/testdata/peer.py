@@ -19,6 +19,7 @@ import sys
 import urllib.parse
 
 import websockets
+import websockets.frames
 
 MAX = 64 << 20  # 64 MiB: above the largest scenario (16 MiB)
 PONG_WAIT = 10.0
@@ -99,7 +100,15 @@ async def run(ws, path, ident):
             await echo(ws)
         elif scenario == "close":
             await ws.send("closing")
-            await ws.close(int(q["code"][0]), q.get("reason", [""])[0])
+            code = int(q["code"][0])
+            if code == 0:  # a close frame without a status
+                await ws.write_close_frame(websockets.frames.Close(1005, ""), b"")
+            else:
+                await ws.close(code, q.get("reason", [""])[0])
+        elif scenario == "invalid-utf8":
+            # A text message that is not UTF-8 ("λ" then a stray 0xff): the
+            # other side must fail the connection with 1007.
+            await ws.write_frame(True, websockets.frames.OP_TEXT, b"\xce\xbb\xff")
         else:
             report({"id": ident, "event": "error", "error": "unknown scenario " + scenario})
             ws.transport.abort()
