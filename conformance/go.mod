@@ -1,0 +1,17 @@
+module github.com/dillgo/ws/conformance
+
+go 1.26
+
+require (
+	github.com/chromedp/chromedp v0.23.0
+	github.com/coder/websocket v1.8.15
+	github.com/dillgo/ws v0.0.0
+	github.com/gorilla/websocket v1.5.3
+)
+
+require (
+	github.com/chromedp/cdproto v0.159.0 // indirect
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
+)
+
+replace github.com/dillgo/ws => ../
