@@ -204,6 +204,13 @@ func echoStream(ctx context.Context, c *ws.Conn, buf []byte) error {
 			return err
 		}
 		if _, err := io.CopyBuffer(w, r, chunk); err != nil {
+			var ce ws.CloseError
+			if errors.As(err, &ce) {
+				// The peer closed mid-message. Detach is busy while the
+				// Writer is open, so finish our message first (RFC 6455
+				// §5.5.1 allows that) and then answer the close.
+				w.Close()
+			}
 			return err
 		}
 		if err := w.Close(); err != nil {

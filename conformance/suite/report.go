@@ -183,9 +183,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	fmt.Fprintln(w, "## Sections")
 	fmt.Fprintln(w)
 	r.SectionTable(w)
-	if bad := r.notPassed(); len(bad) > 0 {
+	if bad := r.notOK(); len(bad) > 0 {
 		fmt.Fprintln(w)
-		fmt.Fprintln(w, "## Not passed")
+		fmt.Fprintln(w, "## Cases not OK")
 		fmt.Fprintln(w)
 		for _, res := range bad {
 			fmt.Fprintf(w, "- **%s** %s — %s\n", res.ID, res.Outcome, mdEscape(res.Detail))
@@ -205,10 +205,10 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	return err
 }
 
-func (r *Report) notPassed() []Result {
+func (r *Report) notOK() []Result {
 	var out []Result
 	for _, res := range r.Results {
-		if !res.Passed() {
+		if res.Outcome != OK {
 			out = append(out, res)
 		}
 	}
@@ -221,7 +221,7 @@ func mdEscape(s string) string {
 	s = strings.ReplaceAll(s, "\r", " ")
 	s = strings.ReplaceAll(s, "\n", " ")
 	if len(s) > 400 {
-		s = s[:400] + "…"
+		s = strings.ToValidUTF8(s[:400], "") + "…"
 	}
 	return s
 }

@@ -35,7 +35,10 @@ type T struct {
 	closeSent  bool // we sent a close frame
 	writeErr   error
 	peerPings  int
-	sentOther  bool // we sent a message of the type an OnlyType peer refuses
+	sentOther  bool     // we sent a message of the type an OnlyType peer refuses
+	refused    bool     // an OnlyType peer closed with 1003 on such a message
+	closeBuilt bool     // a close frame of ours has been encoded
+	afterClose [][]byte // payloads of data frames we sent after our close
 	barrierSeq int
 
 	addr string // ModeServer: the server's host:port
@@ -143,6 +146,12 @@ func (t *T) Build(fs ...Frame) []byte {
 			key = [4]byte{byte(k), byte(k >> 8), byte(k >> 16), byte(k >> 24)}
 		}
 		b = AppendFrame(b, f.Fin, f.Rsv, f.Op, m, key, f.Payload)
+		switch {
+		case f.Op == OpClose:
+			t.closeBuilt = true
+		case t.closeBuilt && !IsControl(f.Op) && len(f.Payload) > 0:
+			t.afterClose = append(t.afterClose, f.Payload)
+		}
 		if (f.Op == OpText && t.opts.OnlyType == "binary") || (f.Op == OpBinary && t.opts.OnlyType == "text") {
 			t.sentOther = true
 		}
@@ -388,11 +397,30 @@ func (t *T) AwaitClose(codes ...int) {
 		case EvProto:
 			t.Fail("%v", ev.Err)
 			return
+		case EvMessage:
+			if t.echoesAfterClose(ev) {
+				t.Fail("peer echoed data we sent after our close frame: %s", ev)
+				return
+			}
+			// RFC 6455 §5.5.1: an endpoint MAY finish sending its current
+			// message before answering a close.
+			t.NonStrict("peer finished a message (%s) before answering our close frame", ev)
 		default:
 			t.Fail("peer sent %s after our close frame", ev)
 			return
 		}
 	}
+}
+
+// echoesAfterClose reports whether a message carries data we sent after
+// our close frame, which the peer must have discarded.
+func (t *T) echoesAfterClose(ev Event) bool {
+	for _, p := range t.afterClose {
+		if bytes.Contains(ev.Data, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // refusedType reports whether ev is an OnlyType peer's 1003 close for a
@@ -403,6 +431,7 @@ func (t *T) refusedType(ev Event) bool {
 		return false
 	}
 	t.Logf("peer accepts only %s messages and closed with 1003 (unsupported data) on the other type", t.opts.OnlyType)
+	t.refused = true
 	return true
 }
 
