@@ -82,7 +82,9 @@ func (r *serverRecords) get(id string) serverRecord {
 //
 //	/echo, /subprotocol     (send "proto:"+subprotocol first), echo until the
 //	                        browser closes; record its close and answer it
-//	/close?code=C&reason=R  send "closing", then close with C and R
+//	/close?code=C&reason=R  send "closing", then close with C and R (C = 0: no status)
+//	/stream?n=N&text=1      send N bytes through the streaming writer, then echo
+//	/halfclose              see serveHalfClose
 func serveBrowser(recs *serverRecords, target string, ep endpoint) {
 	defer ep.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), browserTimeout)
@@ -110,6 +112,16 @@ func serveBrowser(recs *serverRecords, target string, ep endpoint) {
 			recs.fail(id, "Send: %v", err)
 			return
 		}
+	case "/stream":
+		n, _ := strconv.Atoi(q.Get("n"))
+		text := q.Get("text") == "1"
+		if err := ep.SendParts(ctx, text, streamParts(payload(text, n))); err != nil {
+			recs.fail(id, "streaming a %s message of %d bytes: %v", kindName(text), n, err)
+			return
+		}
+	case "/halfclose":
+		serveHalfClose(ctx, recs, id, ep)
+		return
 	}
 	buf := make([]byte, browserMaxBytes+1024)
 	for {
@@ -129,6 +141,39 @@ func serveBrowser(recs *serverRecords, target string, ep endpoint) {
 			recs.fail(id, "Send: %v", err)
 			return
 		}
+	}
+}
+
+// serveHalfClose reads the browser's 5 messages, sends our close (Done)
+// and goes on receiving: the browser's close must come back with our code.
+// (A browser drops what it had not yet sent when a close arrives, so the
+// messages are all read first: data after Done is covered by the Node and
+// Python half-close scenarios.)
+func serveHalfClose(ctx context.Context, recs *serverRecords, id string, ep endpoint) {
+	buf := make([]byte, 1024)
+	for i := 1; i <= 5; i++ {
+		n, _, err := ep.Recv(ctx, buf)
+		if err != nil {
+			recs.fail(id, "Recv message %d: %v", i, err)
+			return
+		}
+		if want := fmt.Sprintf("m%d", i); string(buf[:n]) != want {
+			recs.fail(id, "Recv: got %q, want %q", buf[:n], want)
+		}
+	}
+	if err := ep.Done(ctx, 4000, "half-closed"); err != nil {
+		recs.fail(id, "Done(4000, \"half-closed\"): %v", err)
+		return
+	}
+	_, _, err := ep.Recv(ctx, buf)
+	pc, ok := asPeerClose(err)
+	if !ok {
+		recs.fail(id, "Recv after Done: want the browser's close, got %v", err)
+		return
+	}
+	recs.update(id, func(r *serverRecord) { r.closed, r.code, r.reason = true, pc.code, pc.reason })
+	if err := ep.Detach(ctx, 4000, ""); err != nil {
+		recs.fail(id, "Detach after Done and the browser's close: %v", err)
 	}
 }
 
