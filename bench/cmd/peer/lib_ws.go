@@ -1,4 +1,4 @@
-//go:build dillws && (!single || ws)
+//go:build !single || ws
 
 package main
 

@@ -1,7 +1,4 @@
-//go:build !dillws
-
 package main
 
-// defaultTags are the build tags the peers need: "dillws" links in the ws
-// adapter while the ws package is young.
+// defaultTags are extra build tags for the peer binaries.
 const defaultTags = ""

@@ -168,7 +168,7 @@ func clamp(v, lo, hi int) int { return max(lo, min(v, hi)) }
 
 func (d *Driver) cgCount(size int) int {
 	if d.cfg.Smoke {
-		return 20
+		return 100
 	}
 	return clamp((8<<20)/size, 16, 2000)
 }
@@ -275,7 +275,7 @@ func (d *Driver) wallCount(size int) (int, time.Duration) {
 	if d.cfg.Smoke {
 		return 50, 2 * time.Second
 	}
-	return clamp((512<<20)/size, 200, 300000), time.Second
+	return clamp((512<<20)/size, 200, 300000), 700 * time.Millisecond
 }
 
 func perMsg(r peer.Report) map[string]float64 {

@@ -61,7 +61,7 @@ func (d *Driver) benchMicro() {
 	var runs []map[string]MicroRow
 	for rep := 0; rep < d.cfg.Reps; rep++ {
 		cmd := exec.Command("go", "test", "-run", "^$", "-bench", ".", "-benchmem",
-			"-benchtime", "300ms", "-timeout", "30m", "./internal/micro")
+			"-benchtime", "200ms", "-timeout", "30m", "./internal/micro")
 		cmd.Dir = d.cfg.MicroDir
 		if d.cfg.Tags != "" {
 			cmd.Args = append(cmd.Args[:2], append([]string{"-tags", d.cfg.Tags}, cmd.Args[2:]...)...)

@@ -1,5 +1,3 @@
-//go:build dillws
-
 // Package dillws adapts github.com/dillgo/ws, the library under test:
 // Attach*Mem with a per-connection Storage, Send and Recv with
 // context.Background (its zero-allocation path).

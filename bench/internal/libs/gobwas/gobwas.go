@@ -19,7 +19,7 @@ import (
 )
 
 func init() {
-	libs.Register(libs.Lib{Name: "gobwas", Deflate: false, Client: client(newUtil), Server: server(newUtil)})
+	libs.Register(libs.Lib{Name: "gobwas", Deflate: true, Client: client(newUtil), Server: server(newUtil)})
 	libs.Register(libs.Lib{Name: "gobwas-frame", Client: client(newFrame), Server: server(newFrame)})
 }
 
@@ -77,6 +77,7 @@ func newUtil(c net.Conn, br *bufio.Reader, s ws.State, deflate bool) libs.Conn {
 	u.r = wsutil.Reader{Source: br, State: s}
 	if deflate {
 		u.fl = newFlater()
+		u.r.State |= ws.StateExtended // RSV1 is legal now
 		u.r.Extensions = []wsutil.RecvExtension{&u.fl.rs}
 		u.w.SetExtensions(&u.fl.ws)
 	}

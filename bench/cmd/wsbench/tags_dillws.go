@@ -1,5 +1,0 @@
-//go:build dillws
-
-package main
-
-const defaultTags = "dillws"
