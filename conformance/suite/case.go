@@ -105,7 +105,13 @@ type Case struct {
 	// Raw cases do their own HTTP handshake: in ModeServer the engine only
 	// dials; in ModeClient it reads the request and leaves the answer to the case.
 	Raw bool
-	Run func(t *T)
+	// Offer is a Sec-WebSocket-Extensions value the engine offers in its
+	// ModeServer handshake (the hook for sections 12 and 13,
+	// permessage-deflate). The server's answer is in T.Resp; a case that
+	// accepts RSV bits calls T.AllowRsv before data flows. In ModeClient
+	// such cases are Raw and answer the client's offer themselves.
+	Offer string
+	Run   func(t *T)
 }
 
 func (c *Case) applies(m Mode) bool { return c.Modes == 0 || c.Modes&m != 0 }

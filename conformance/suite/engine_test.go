@@ -146,7 +146,7 @@ func TestEngineAgainstNaiveClient(t *testing.T) {
 			conn.Close()
 			return err
 		}
-		if err := CheckUpgradeResponse(resp, key); err != nil {
+		if err := CheckUpgradeResponse(resp, key, false); err != nil {
 			conn.Close()
 			return err
 		}

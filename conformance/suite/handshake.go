@@ -96,8 +96,9 @@ func hasToken(h textproto.MIMEHeader, name, token string) bool {
 }
 
 // CheckUpgradeResponse validates a server's answer to a request with key
-// (RFC 6455 §4.1, the client's checks).
-func CheckUpgradeResponse(resp *Response, key string) error {
+// (RFC 6455 §4.1, the client's checks). Unless offered is set, the server
+// must not accept any extension.
+func CheckUpgradeResponse(resp *Response, key string, offered bool) error {
 	if resp.Status != 101 {
 		return fmt.Errorf("status %d, want 101", resp.Status)
 	}
@@ -110,7 +111,7 @@ func CheckUpgradeResponse(resp *Response, key string) error {
 	if got, want := resp.Header.Get("Sec-WebSocket-Accept"), AcceptKey(key); got != want {
 		return fmt.Errorf("Sec-WebSocket-Accept %q, want %q", got, want)
 	}
-	if ext := resp.Header.Get("Sec-WebSocket-Extensions"); ext != "" {
+	if ext := resp.Header.Get("Sec-WebSocket-Extensions"); ext != "" && !offered {
 		return fmt.Errorf("server accepted extensions %q that were not offered", ext)
 	}
 	return nil

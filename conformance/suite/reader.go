@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -134,6 +135,7 @@ func (q *eventQueue) pop(deadline time.Time) (Event, bool) {
 type frameReader struct {
 	r            *bufio.Reader
 	expectMasked bool
+	allowRsv     *atomic.Uint32 // nil: no RSV bits allowed
 	q            *eventQueue
 	hdr          [14]byte
 
@@ -175,7 +177,7 @@ func (fr *frameReader) next() (*Event, bool) {
 		}
 		return fr.proto("server sent a masked frame (RFC 6455 §5.1)")
 	}
-	if h.Rsv != 0 {
+	if h.Rsv&^fr.rsvAllowed() != 0 {
 		return fr.proto("peer set RSV bits %03b without a negotiated extension", h.Rsv)
 	}
 	if h.Length > maxMessage || uint64(len(fr.msg))+h.Length > maxMessage {
@@ -229,6 +231,13 @@ func (fr *frameReader) dispatch(h Header, p []byte) (*Event, bool) {
 		return fr.proto("peer sent a text message that is not valid UTF-8 (%d bytes)", len(ev.Data))
 	}
 	return ev, false
+}
+
+func (fr *frameReader) rsvAllowed() byte {
+	if fr.allowRsv == nil {
+		return 0
+	}
+	return byte(fr.allowRsv.Load())
 }
 
 type protoError struct{ error }

@@ -89,7 +89,11 @@ func runServerCase(ctx context.Context, addr, agent string, c *Case, opts Option
 	t.addr = addr
 	return runCase(t, func() {
 		if !c.Raw {
-			if err := t.OpenClient(Resource(c.ID, agent), addr); err != nil {
+			var extra []string
+			if c.Offer != "" {
+				extra = append(extra, "Sec-WebSocket-Extensions: "+c.Offer)
+			}
+			if err := t.OpenClient(Resource(c.ID, agent), addr, extra...); err != nil {
 				t.Fail("opening handshake: %v", err)
 				return
 			}
@@ -111,7 +115,7 @@ func (t *T) OpenClient(resource, host string, extra ...string) error {
 		return err
 	}
 	t.Resp = resp
-	if err := CheckUpgradeResponse(resp, t.Key); err != nil {
+	if err := CheckUpgradeResponse(resp, t.Key, t.c.Offer != ""); err != nil {
 		return err
 	}
 	t.Start()

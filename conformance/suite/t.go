@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -40,6 +41,7 @@ type T struct {
 	closeBuilt bool     // a close frame of ours has been encoded
 	afterClose [][]byte // payloads of data frames we sent after our close
 	barrierSeq int
+	allowRsv   atomic.Uint32 // RSV bits a negotiated extension lets the peer set
 
 	addr string // ModeServer: the server's host:port
 
@@ -115,8 +117,22 @@ func (t *T) Start() {
 		return
 	}
 	t.started = true
-	fr := &frameReader{r: t.br, expectMasked: t.mode == ModeClient, q: t.q}
+	fr := &frameReader{r: t.br, expectMasked: t.mode == ModeClient, q: t.q, allowRsv: &t.allowRsv}
 	go fr.run()
+}
+
+// AllowRsv lets the peer set the given RSV bits (4 = RSV1) once an
+// extension that defines them was negotiated, before the peer sends such
+// frames.
+func (t *T) AllowRsv(bits byte) { t.allowRsv.Store(uint32(bits)) }
+
+// Extensions is the Sec-WebSocket-Extensions value the server accepted
+// (ModeServer).
+func (t *T) Extensions() string {
+	if t.Resp == nil {
+		return ""
+	}
+	return t.Resp.Header.Get("Sec-WebSocket-Extensions")
 }
 
 // masked reports whether our frames are masked by default: we mask when
