@@ -187,9 +187,28 @@ func runChromium(t *testing.T, lib library) {
 	d := newDispatcher()
 	d.anyOrigin = true
 	d.handle = func(target string, ep endpoint) { serveBrowser(recs, target, ep) }
-	wsAddr := lib.listen(t, d)
-	pageURL := servePage(t) + "?ws=" + url.QueryEscape(wsAddr)
+	// A second server with the default origin policy, which must refuse
+	// the page's origin.
+	strict := newDispatcher()
+	strict.handle = func(target string, ep endpoint) {
+		recs.fail(mustQuery(target).Get("id"), "the server with the default origin policy accepted a cross-origin request")
+		ep.Close()
+	}
+	strictAddr := lib.listen(t, strict)
+	var pageURL string
+	if lib.servesPages {
+		// Page and WebSocket on one origin: the default origin policy
+		// must accept the browser.
+		d.anyOrigin = false
+		d.page = pageHandler(t)
+		wsAddr := lib.listen(t, d)
+		pageURL = "http://" + wsAddr + "/page.html?ws=" + url.QueryEscape(wsAddr)
+	} else {
+		wsAddr := lib.listen(t, d)
+		pageURL = servePage(t) + "?ws=" + url.QueryEscape(wsAddr)
+	}
 
+	pageURL += "&strict=" + url.QueryEscape(strictAddr)
 	results, console := runPage(t, pageURL)
 	if len(results) == 0 {
 		t.Fatalf("the page reported nothing; console:\n%s", console)
@@ -199,7 +218,17 @@ func runChromium(t *testing.T, lib library) {
 			if !r.OK {
 				t.Errorf("in Chromium: %s", r.Detail)
 			}
-			if r.ID == "" {
+			if r.Name == "origin/cross-origin-refused" {
+				strict.mu.Lock()
+				refusals := strict.errs
+				strict.mu.Unlock()
+				if len(refusals) != 1 {
+					t.Errorf("the server with the default origin policy: want 1 refused handshake, got %q", refusals)
+				} else {
+					t.Logf("refused: %s", refusals[0])
+				}
+			}
+			if r.ID == "" || r.Name == "origin/cross-origin-refused" {
 				return
 			}
 			rec := recs.get(r.ID)
@@ -223,24 +252,30 @@ func runChromium(t *testing.T, lib library) {
 	}
 }
 
-// servePage serves testdata/page.html on 127.0.0.1 and returns its URL.
-func servePage(t *testing.T) string {
+// pageHandler serves testdata/page.html as /page.html.
+func pageHandler(t *testing.T) http.Handler {
 	page, err := os.ReadFile(filepath.Join("testdata", "page.html"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/page.html" {
 			http.NotFound(w, r)
 			return
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Write(page)
-	})}
+	})
+}
+
+// servePage serves testdata/page.html on its own 127.0.0.1 port and
+// returns its URL.
+func servePage(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: pageHandler(t)}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return "http://" + ln.Addr().String() + "/page.html"

@@ -38,13 +38,17 @@
 // subprotocols "chat" and "superchat" and pick the first one the client offered.
 //
 // The Go side of each scenario is written once (scenarios_test.go) against a
-// small endpoint interface, implemented by our library (ws_test.go) and by
-// gorilla/websocket as a reference (gorilla_test.go, TestReferenceGorilla):
+// small endpoint interface, implemented by our library twice (ws_test.go:
+// AttachClient/AttachServer on raw TCP, and Dial/Upgrade with net/http) and
+// by gorilla/websocket as a reference (gorilla_test.go, TestReferenceGorilla):
 // a scenario that passes with gorilla and fails with ws is a bug in ws.
 //
 // Chromium only plays the client: chromium_test.go serves testdata/page.html
-// on one 127.0.0.1 port and runs our server on another; the page's script
-// runs its scenarios and leaves its results in a JavaScript variable.
+// and runs our server (on another port with AttachServer and an accept-all
+// CheckOrigin; on the page's own origin with Upgrade and the default policy),
+// plus a server with the default origin policy that the page must be
+// refused by; the page's script runs its scenarios and leaves its results
+// in a JavaScript variable that the test polls.
 //
 // permessage-deflate: the peers already accept "deflate" (client request
 // field, server --deflate flag) and report the negotiated extensions in their

@@ -28,9 +28,9 @@ var gorillaLib = library{
 		return &gorillaEndpoint{c: c}, nil
 	},
 	listen: func(t *testing.T, d *dispatcher) string {
-		up := websocket.Upgrader{
-			Subprotocols: serverProtocols,
-			CheckOrigin:  func(*http.Request) bool { return true },
+		up := websocket.Upgrader{Subprotocols: serverProtocols} // same origin only by default
+		if d.anyOrigin {
+			up.CheckOrigin = func(*http.Request) bool { return true }
 		}
 		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			c, err := up.Upgrade(w, r, nil)

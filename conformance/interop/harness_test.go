@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -75,6 +76,8 @@ type library struct {
 	// isProto reports a protocol error caused by the peer; nil for a
 	// library that does not check what the strict scenarios send.
 	isProto func(error) bool
+	// servesPages: listen serves dispatcher.page on the WebSocket port.
+	servesPages bool
 }
 
 // dispatcher hands connections accepted by our server to the subtest that
@@ -90,6 +93,9 @@ type dispatcher struct {
 	// page from another port).
 	handle    func(target string, ep endpoint)
 	anyOrigin bool
+	// page, when set, is served for plain HTTP requests by a library whose
+	// server is a net/http one (library.servesPages).
+	page http.Handler
 }
 
 func newDispatcher() *dispatcher {

@@ -136,14 +136,70 @@ func (e *wsEndpoint) Detach(ctx context.Context, code int, reason string) error 
 func (e *wsEndpoint) Subprotocol() string { return e.c.Subprotocol() }
 func (e *wsEndpoint) Close() error        { return e.c.Close() }
 
+// wsHTTPLib is our library through its net/http entry points: Dial on the
+// client side, Upgrade in an http.Server handler on the server side.
+var wsHTTPLib = library{
+	name: "ws (Dial/Upgrade)",
+	dial: func(ctx context.Context, addr, path string, protocols []string) (endpoint, error) {
+		c, resp, err := (&ws.Config{Subprotocols: protocols}).Dial(ctx, "ws://"+addr+path, 0)
+		if err != nil {
+			if resp != nil {
+				err = fmt.Errorf("%w (HTTP %s)", err, resp.Status)
+			}
+			return nil, err
+		}
+		return &wsEndpoint{c: c}, nil
+	},
+	listen: func(t *testing.T, d *dispatcher) string {
+		cfg := &ws.Config{Subprotocols: serverProtocols}
+		if d.anyOrigin {
+			cfg.CheckOrigin = func(*http.Request) bool { return true }
+		}
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if d.page != nil && r.Header.Get("Upgrade") == "" {
+				d.page.ServeHTTP(w, r)
+				return
+			}
+			c, err := cfg.Upgrade(w, r, 0)
+			if err != nil {
+				d.fail(fmt.Errorf("Upgrade: %w", err))
+				return
+			}
+			d.deliver(c.Resource(), &wsEndpoint{c: c})
+		})}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go srv.Serve(ln)
+		t.Cleanup(func() { srv.Close() })
+		return ln.Addr().String()
+	},
+	isProto:     func(err error) bool { return errors.Is(err, ws.ErrProto) },
+	servesPages: true,
+}
+
 // TestNode runs every scenario between ws and Node's ws, each side as
-// server and as client.
-func TestNode(t *testing.T) { runPeerSuite(t, wsLib, nodePeer) }
+// server and as client, through Attach* on raw TCP and through
+// Dial/Upgrade.
+func TestNode(t *testing.T) {
+	t.Run("attach", func(t *testing.T) { runPeerSuite(t, wsLib, nodePeer) })
+	t.Run("http", func(t *testing.T) { runPeerSuite(t, wsHTTPLib, nodePeer) })
+}
 
 // TestPython runs every scenario between ws and Python's websockets, each
-// side as server and as client.
-func TestPython(t *testing.T) { runPeerSuite(t, wsLib, pythonPeer) }
+// side as server and as client, through Attach* on raw TCP and through
+// Dial/Upgrade.
+func TestPython(t *testing.T) {
+	t.Run("attach", func(t *testing.T) { runPeerSuite(t, wsLib, pythonPeer) })
+	t.Run("http", func(t *testing.T) { runPeerSuite(t, wsHTTPLib, pythonPeer) })
+}
 
 // TestChromium has headless Chromium run testdata/page.html against our
-// server.
-func TestChromium(t *testing.T) { runChromium(t, wsLib) }
+// server: AttachServer on its own port (the page comes from another
+// origin), and Upgrade in the http.Server that serves the page (same
+// origin, default origin policy).
+func TestChromium(t *testing.T) {
+	t.Run("attach", func(t *testing.T) { runChromium(t, wsLib) })
+	t.Run("http", func(t *testing.T) { runChromium(t, wsHTTPLib) })
+}
