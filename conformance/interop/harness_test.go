@@ -73,11 +73,19 @@ type library struct {
 	// listen starts a server on 127.0.0.1:0 that speaks serverProtocols and
 	// hands every accepted connection to d, until the test ends.
 	listen func(t *testing.T, d *dispatcher) (addr string)
-	// isProto reports a protocol error caused by the peer; nil for a
-	// library that does not check what the strict scenarios send.
-	isProto func(error) bool
+	// contract classifies errors as ws documents them; nil for a reference
+	// library, which then skips the scenarios that check ws's contract.
+	contract *contract
 	// servesPages: listen serves dispatcher.page on the WebSocket port.
 	servesPages bool
+}
+
+// contract tells the error kinds of ws's documented contract.
+type contract struct {
+	isProto    func(error) bool // ErrProto: the peer broke the protocol
+	isMsgSize  func(error) bool // ErrMsgSize: the message did not fit
+	isTimedOut func(error) bool // ErrTimedOut: ctx's deadline passed
+	isCanceled func(error) bool // ErrCanceled: ctx was canceled
 }
 
 // dispatcher hands connections accepted by our server to the subtest that
@@ -490,8 +498,8 @@ func runPeerSuite(t *testing.T, lib library, kind peerKind) {
 
 func runScenarios(t *testing.T, s *session) {
 	for _, sc := range scenarios() {
-		if sc.strict && s.lib.isProto == nil {
-			continue // a reference library that does not validate
+		if sc.contract && s.lib.contract == nil {
+			continue // a reference library: ws's own promises don't apply
 		}
 		t.Run(sc.name, func(t *testing.T) { sc.run(t, s) })
 	}

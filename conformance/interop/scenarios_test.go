@@ -10,13 +10,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // scenario is one exchange with a peer, written once for both roles.
 type scenario struct {
-	name   string
-	run    func(t *testing.T, s *session)
-	strict bool // checks validation a reference library may not do (library.isProto)
+	name     string
+	run      func(t *testing.T, s *session)
+	contract bool // checks a promise of ws's own (library.contract), not run for a reference
 }
 
 // echoSizes are the message sizes exchanged with every peer: the edges of
@@ -62,7 +63,9 @@ func scenarios() []scenario {
 		scenario{name: "stream/to-peer/binary", run: func(t *testing.T, s *session) { testStreamTo(t, s, false) }},
 		scenario{name: "stream/from-peer/text", run: func(t *testing.T, s *session) { testStreamFrom(t, s, true) }},
 		scenario{name: "stream/from-peer/binary", run: func(t *testing.T, s *session) { testStreamFrom(t, s, false) }},
-		scenario{name: "invalid-utf8-from-peer", run: testInvalidUTF8, strict: true},
+		scenario{name: "invalid-utf8-from-peer", run: testInvalidUTF8, contract: true},
+		scenario{name: "recv/too-small-then-continue", run: testTooSmall, contract: true},
+		scenario{name: "recv/timeout-then-continue", run: testRecvTimeout, contract: true},
 		scenario{name: "parallel/16", run: testParallel},
 		scenario{name: "deflate/not-negotiated", run: testDeflateDeclined},
 		scenario{name: "subprotocol/chosen", run: func(t *testing.T, s *session) {
@@ -491,7 +494,7 @@ func testInvalidUTF8(t *testing.T, s *session) {
 	ctx := scenarioContext(t)
 	l := s.dial(t, "invalid-utf8", connOptions{})
 	n, text, err := l.ep.Recv(ctx, make([]byte, 64))
-	if !s.lib.isProto(err) {
+	if !s.lib.contract.isProto(err) {
 		t.Errorf("the %s peer sent text \"\\xce\\xbb\\xff\": want a protocol error, got n=%d text=%v err=%v", l.peer.kind, n, text, err)
 	}
 	// The connection is failed: close it at once, as an application would
@@ -561,6 +564,58 @@ func testDeflateDeclined(t *testing.T, s *session) {
 	}
 	if !expectMessage(t, ctx, l, true, msg) {
 		return
+	}
+	weClose(t, ctx, l, 1000, "")
+}
+
+// testTooSmall receives the peer's echo of 64 KiB into a 1000-byte buffer:
+// ErrMsgSize, the message is discarded and the connection stays usable.
+func testTooSmall(t *testing.T, s *session) {
+	ctx := scenarioContext(t)
+	l := s.dial(t, "echo", connOptions{})
+	big := pattern(64 << 10)
+	if err := l.ep.Send(ctx, false, big); err != nil {
+		t.Fatal(err)
+	}
+	n, _, err := l.ep.Recv(ctx, make([]byte, 1000))
+	if !s.lib.contract.isMsgSize(err) {
+		t.Fatalf("Recv of a 65536-byte echo into 1000 bytes: want ErrMsgSize, got n=%d err=%v", n, err)
+	}
+	if err := l.ep.Send(ctx, true, []byte("next")); err != nil {
+		t.Fatalf("Send after ErrMsgSize: %v", err)
+	}
+	if !expectMessage(t, ctx, l, true, []byte("next")) {
+		t.Fatal("the message after the one that did not fit")
+	}
+	weClose(t, ctx, l, 1000, "")
+}
+
+// testRecvTimeout lets a Recv on an idle connection hit its deadline, and
+// another be canceled, then goes on: the connection must stay usable.
+// (The peer only echoes, so no message can arrive before the deadline.)
+func testRecvTimeout(t *testing.T, s *session) {
+	ctx := scenarioContext(t)
+	l := s.dial(t, "echo", connOptions{})
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	_, _, err := l.ep.Recv(short, make([]byte, 64))
+	cancel()
+	if !s.lib.contract.isTimedOut(err) {
+		t.Fatalf("Recv on an idle connection with a 50ms deadline: want ErrTimedOut, got %v", err)
+	}
+	canceled, cancel := context.WithCancel(ctx)
+	time.AfterFunc(50*time.Millisecond, cancel)
+	_, _, err = l.ep.Recv(canceled, make([]byte, 64))
+	cancel()
+	if !s.lib.contract.isCanceled(err) {
+		t.Fatalf("Recv on an idle connection, canceled after 50ms: want ErrCanceled, got %v", err)
+	}
+	for _, m := range []string{"after the deadline", "and again"} {
+		if err := l.ep.Send(ctx, true, []byte(m)); err != nil {
+			t.Fatalf("Send after the Recv timeouts: %v", err)
+		}
+		if !expectMessage(t, ctx, l, true, []byte(m)) {
+			t.Fatal("after the Recv timeouts")
+		}
 	}
 	weClose(t, ctx, l, 1000, "")
 }

@@ -66,7 +66,14 @@ var wsLib = library{
 		}()
 		return ln.Addr().String()
 	},
-	isProto: func(err error) bool { return errors.Is(err, ws.ErrProto) },
+	contract: wsContract,
+}
+
+var wsContract = &contract{
+	isProto:    func(err error) bool { return errors.Is(err, ws.ErrProto) },
+	isMsgSize:  func(err error) bool { return errors.Is(err, ws.ErrMsgSize) },
+	isTimedOut: func(err error) bool { return errors.Is(err, ws.ErrTimedOut) },
+	isCanceled: func(err error) bool { return errors.Is(err, ws.ErrCanceled) },
 }
 
 type wsEndpoint struct{ c *ws.Conn }
@@ -175,7 +182,7 @@ var wsHTTPLib = library{
 		t.Cleanup(func() { srv.Close() })
 		return ln.Addr().String()
 	},
-	isProto:     func(err error) bool { return errors.Is(err, ws.ErrProto) },
+	contract:    wsContract,
 	servesPages: true,
 }
 
