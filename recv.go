@@ -75,16 +75,12 @@ func Skip(n int) []byte {
 // skipKind tells a Skip element (1), an invalid Skip element (-1) or an
 // ordinary buffer (0).
 func skipKind(b []byte) int {
-	if cap(b) == 0 && len(b) == 0 {
-		// A zero-capacity slice may still point into skipArea.
-		if unsafe.SliceData(b) == &skipArea[MaxSkip] {
-			return -1
-		}
-		return 0
-	}
 	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
 	base := uintptr(unsafe.Pointer(&skipArea[0]))
-	if p >= base && p < base+MaxSkip {
+	switch {
+	case p == base+MaxSkip:
+		return -1
+	case p >= base && p < base+MaxSkip && len(b) > 0:
 		return 1
 	}
 	return 0

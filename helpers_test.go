@@ -1,0 +1,238 @@
+package ws
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMain fails the run if goroutines started by the tests outlive them.
+func TestMain(m *testing.M) {
+	base := runtime.NumGoroutine()
+	code := m.Run()
+	if code == 0 {
+		if err := waitGoroutines(base, 5*time.Second); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// waitGoroutines waits until no more than n goroutines run, or fails with
+// their stacks.
+func waitGoroutines(n int, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for runtime.NumGoroutine() > n {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			return fmt.Errorf("goroutine leak: %d running, %d expected:\n%s",
+				runtime.NumGoroutine(), n, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nil
+}
+
+// tcpPair returns the two ends of a fresh loopback TCP connection.
+func tcpPair(t testing.TB) (net.Conn, net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ch := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			ch <- nil
+			return
+		}
+		ch <- c
+	}()
+	a, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := <-ch
+	if b == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return a, b
+}
+
+// wsPair returns a client and a server attached to both ends of a loopback
+// TCP connection, through the HTTP handshake unless flags has NoHTTP.
+func wsPair(t testing.TB, flags Flags) (client, server *Conn) {
+	t.Helper()
+	a, b := tcpPair(t)
+	ctx := context.Background()
+	type res struct {
+		c   *Conn
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		c, err := AttachServer(ctx, b, flags)
+		ch <- res{c, err}
+	}()
+	client, err := AttachClient(ctx, a, flags, "/chat?x=1", "example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := <-ch
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	return client, r.c
+}
+
+// rawPeer is the far end of a ws Conn, speaking hand-built frames.
+type rawPeer struct {
+	t      testing.TB
+	c      net.Conn
+	r      *bufio.Reader
+	client bool // masks its frames, expects unmasked ones
+}
+
+// newRaw attaches a ws Conn (client or server, NoHTTP) to one end of a TCP
+// pair and returns it with a raw peer on the other end.
+func newRaw(t testing.TB, wsClient bool, flags Flags) (*Conn, *rawPeer) {
+	t.Helper()
+	a, b := tcpPair(t)
+	var c *Conn
+	var err error
+	if wsClient {
+		c, err = AttachClient(context.Background(), a, flags|NoHTTP, "", "")
+	} else {
+		c, err = AttachServer(context.Background(), a, flags|NoHTTP)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, &rawPeer{t: t, c: b, r: bufio.NewReader(b), client: !wsClient}
+}
+
+// frame builds a frame; a raw client masks it with a fixed key.
+func frame(masked bool, fin bool, rsv, op byte, p []byte) []byte {
+	var h [maxHeader]byte
+	key := uint32(0x9a3c57e1)
+	n := putHeader(h[:], fin, rsv, op, len(p), masked, key)
+	b := append(h[:n:n], p...)
+	if masked {
+		mask(b[n:], key, 0)
+	}
+	return b
+}
+
+func (p *rawPeer) frame(fin bool, op byte, payload []byte) []byte {
+	return frame(p.client, fin, 0, op, payload)
+}
+
+func (p *rawPeer) write(b ...[]byte) {
+	p.t.Helper()
+	for _, x := range b {
+		if _, err := p.c.Write(x); err != nil {
+			p.t.Fatal(err)
+		}
+	}
+}
+
+func (p *rawPeer) send(fin bool, op byte, payload []byte) { p.write(p.frame(fin, op, payload)) }
+
+// read reads one frame, checking its masking, and returns it unmasked.
+func (p *rawPeer) read() (h header, payload []byte) {
+	p.t.Helper()
+	p.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	defer p.c.SetReadDeadline(time.Time{})
+	var b [maxHeader]byte
+	if _, err := io.ReadFull(p.r, b[:2]); err != nil {
+		p.t.Fatalf("read frame: %v", err)
+	}
+	need := 2
+	switch b[1] & 0x7f {
+	case 126:
+		need += 2
+	case 127:
+		need += 8
+	}
+	if b[1]&0x80 != 0 {
+		need += 4
+	}
+	if _, err := io.ReadFull(p.r, b[2:need]); err != nil {
+		p.t.Fatalf("read frame: %v", err)
+	}
+	h, _, err := parseHeader(b[:need])
+	if err != nil {
+		p.t.Fatalf("parse frame: %v", err)
+	}
+	if h.masked == p.client {
+		p.t.Fatalf("frame masked=%v sent to a peer with client=%v", h.masked, p.client)
+	}
+	payload = make([]byte, h.length)
+	if _, err := io.ReadFull(p.r, payload); err != nil {
+		p.t.Fatalf("read payload: %v", err)
+	}
+	if h.masked {
+		mask(payload, h.key, 0)
+	}
+	return h, payload
+}
+
+// readClose reads frames until a close frame and returns its code.
+func (p *rawPeer) readClose() (StatusCode, string) {
+	p.t.Helper()
+	for {
+		h, b := p.read()
+		if h.op != opClose {
+			continue
+		}
+		if len(b) < 2 {
+			return 0, ""
+		}
+		return StatusCode(binary.BigEndian.Uint16(b)), string(b[2:])
+	}
+}
+
+func closePayload(code StatusCode, reason string) []byte {
+	b := make([]byte, 2, 2+len(reason))
+	binary.BigEndian.PutUint16(b, uint16(code))
+	return append(b, reason...)
+}
+
+// errIs fails the test unless err matches want.
+func errIs(t testing.TB, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Fatalf("error %v, want %v", err, want)
+	}
+}
+
+func pattern(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte('a' + i%26)
+	}
+	return b
+}
+
+func withTimeout(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+var _ = strings.Repeat
+
+func newReader(c net.Conn) *bufio.Reader { return bufio.NewReader(c) }
