@@ -49,6 +49,7 @@ type Event struct {
 	Code   int    // EvClose: status code, 0 when the frame had none
 	Reason string // EvClose: reason
 	Frames int    // EvMessage: number of frames the message came in
+	Rsv    byte   // EvMessage: RSV bits of the first frame (an extension's flag, e.g. RSV1 = 4 for deflate)
 	Err    error  // EvProto, EvEOF
 	At     time.Time
 }
@@ -140,6 +141,7 @@ type frameReader struct {
 	hdr          [14]byte
 
 	msgOp     byte // opcode of the message being reassembled, 0 if none
+	msgRsv    byte
 	msg       []byte
 	msgFrames int
 }
@@ -212,7 +214,7 @@ func (fr *frameReader) dispatch(h Header, p []byte) (*Event, bool) {
 		if fr.msgOp != 0 {
 			return fr.proto("peer started a new message inside a fragmented one")
 		}
-		fr.msgOp, fr.msg, fr.msgFrames = h.Op, p, 1
+		fr.msgOp, fr.msgRsv, fr.msg, fr.msgFrames = h.Op, h.Rsv, p, 1
 	case OpCont:
 		if fr.msgOp == 0 {
 			return fr.proto("peer sent a continuation frame with no message to continue")
@@ -225,9 +227,9 @@ func (fr *frameReader) dispatch(h Header, p []byte) (*Event, bool) {
 	if !h.Fin {
 		return nil, false
 	}
-	ev := &Event{Kind: EvMessage, Text: fr.msgOp == OpText, Data: fr.msg, Frames: fr.msgFrames}
+	ev := &Event{Kind: EvMessage, Text: fr.msgOp == OpText, Data: fr.msg, Frames: fr.msgFrames, Rsv: fr.msgRsv}
 	fr.msgOp, fr.msg, fr.msgFrames = 0, nil, 0
-	if ev.Text && !utf8.Valid(ev.Data) {
+	if ev.Text && ev.Rsv == 0 && !utf8.Valid(ev.Data) {
 		return fr.proto("peer sent a text message that is not valid UTF-8 (%d bytes)", len(ev.Data))
 	}
 	return ev, false
