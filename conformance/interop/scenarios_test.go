@@ -46,6 +46,7 @@ func scenarios() []scenario {
 		scenario{name: "order/1000", run: testOrder},
 		scenario{name: "fragments-from-peer", run: testFragments},
 		scenario{name: "ping-from-peer", run: testPing},
+		scenario{name: "ping-from-peer-during-send", run: testPingDuringSend},
 		scenario{name: "close/by-peer/1000", run: func(t *testing.T, s *session) { testPeerCloses(t, s, 1000, "normal closure ✓") }},
 		scenario{name: "close/by-peer/4000", run: func(t *testing.T, s *session) { testPeerCloses(t, s, 4000, "peer says bye") }},
 		scenario{name: "close/by-peer/4999-longest-reason", run: func(t *testing.T, s *session) {
@@ -260,6 +261,7 @@ func fragmentsExpected() []struct {
 		{false, pattern(300)},
 		{true, []byte("abc")},
 		{false, pattern(1 << 20)},
+		{false, pattern(10000)}, // in 1000 fragments
 		{true, []byte("fragments-done")},
 	}
 }
@@ -616,6 +618,37 @@ func testRecvTimeout(t *testing.T, s *session) {
 		if !expectMessage(t, ctx, l, true, []byte(m)) {
 			t.Fatal("after the Recv timeouts")
 		}
+	}
+	weClose(t, ctx, l, 1000, "")
+}
+
+// testPingDuringSend sends a 16 MiB message from one goroutine while
+// another receives: the peer pings meanwhile, and our pongs have to get
+// out around the big message. The peer's pong reports and the echo may
+// come in any order.
+func testPingDuringSend(t *testing.T, s *session) {
+	ctx := scenarioContext(t)
+	l := s.dial(t, "ping", connOptions{})
+	big := pattern(16 << 20)
+	sent := make(chan error, 1)
+	go func() { sent <- l.ep.Send(ctx, false, big) }()
+	want := map[string]bool{"pong-ok:0": true, "pong-ok:5": true, "pong-ok:125": true}
+	buf := make([]byte, len(big)+1024)
+	for echoed := false; !echoed || len(want) > 0; {
+		n, text, err := l.ep.Recv(ctx, buf)
+		switch {
+		case err != nil:
+			t.Fatalf("Recv (reports still missing %v, echo received %v): %v", want, echoed, err)
+		case !text && !echoed && bytes.Equal(buf[:n], big):
+			echoed = true
+		case text && want[string(buf[:n])]:
+			delete(want, string(buf[:n]))
+		default:
+			t.Fatalf("unexpected %s message %s%s", kindName(text), describe(buf[:n]), firstDiff(buf[:n], big))
+		}
+	}
+	if err := <-sent; err != nil {
+		t.Fatalf("Send of 16 MiB while the peer pinged: %v", err)
 	}
 	weClose(t, ctx, l, 1000, "")
 }

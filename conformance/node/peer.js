@@ -61,7 +61,12 @@ async function sendFragments(ws) {
   for (let i = 0; i < 16; i++) {
     await send(big.subarray(i << 16, (i + 1) << 16), { binary: true, fin: i === 15, compress: false });
   }
-  // 5. The end marker.
+  // 5. 10000 bytes of binary in 1000 fragments of 10 bytes.
+  const many = pattern(10000);
+  for (let i = 0; i < 1000; i++) {
+    await send(many.subarray(i * 10, (i + 1) * 10), { binary: true, fin: i === 999, compress: false });
+  }
+  // 6. The end marker.
   await send('fragments-done', { binary: false });
 }
 

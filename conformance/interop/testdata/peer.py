@@ -57,7 +57,10 @@ async def send_fragments(ws):
     # 4. 1 MiB binary in 16 fragments of 64 KiB.
     big = pattern(1 << 20)
     await ws.send([big[i << 16 : (i + 1) << 16] for i in range(16)])
-    # 5. The end marker.
+    # 5. 10000 bytes of binary in 1000 fragments of 10 bytes.
+    many = pattern(10000)
+    await ws.send([many[i * 10 : (i + 1) * 10] for i in range(1000)])
+    # 6. The end marker.
     await ws.send("fragments-done")
 
 
