@@ -1,7 +1,11 @@
 package ws
 
 import (
+	"context"
+	"crypto/tls"
+	"net"
 	"net/http"
+	"net/url"
 )
 
 // Config holds the options of a connection; it plays the role of
@@ -16,7 +20,11 @@ type Config struct {
 	Subprotocols []string
 
 	// Header holds extra header fields for the handshake: sent with the
-	// request by a client, with the 101 response by a server.
+	// request by a client (an Origin, cookies, Authorization), with the
+	// 101 response by a server. Fields the handshake writes itself (Host,
+	// Upgrade, Connection, Sec-WebSocket-*: use Subprotocols) and HTTP's
+	// framing fields (Content-Length, Transfer-Encoding …) are not sent,
+	// nor are names or values that cannot be sent.
 	Header http.Header
 
 	// MaxMessageSize bounds a message read through Reader, a message
@@ -31,12 +39,35 @@ type Config struct {
 	MaxHeaderBytes int
 
 	// CheckOrigin decides whether a server accepts a request, typically on
-	// its Origin field; it gets the request without a body. If nil, a
-	// request whose Origin names another host than its Host field is
+	// its Origin field: AttachServer passes the request without a body,
+	// Upgrade the handler's request. It is called only for a request that
+	// is otherwise a valid upgrade, from the goroutine attaching. If nil,
+	// a request whose Origin names another host than its Host field is
 	// refused with 403 (same-origin policy; requests without Origin, as
 	// non-browser clients send, are accepted). To allow listed origins,
 	// see AllowOrigins.
 	CheckOrigin func(r *http.Request) bool
+
+	// TLSConfig configures the TLS client of Dial for wss:// URLs (and an
+	// https:// proxy). It is cloned, never modified: an empty ServerName
+	// becomes the URL's host, and NextProtos is replaced by "http/1.1",
+	// the only protocol a WebSocket upgrade runs on. nil means the
+	// defaults of crypto/tls (the system's roots).
+	TLSConfig *tls.Config
+
+	// Proxy returns the HTTP proxy Dial goes through for a request, as
+	// http.Transport.Proxy does: nil URL for a direct connection. Dial
+	// opens a tunnel with CONNECT (over TLS for an https:// proxy) and
+	// sends the URL's user information as Proxy-Authorization. The
+	// request it gets has an http:// or https:// URL (for ws:// and wss://)
+	// and no body. If nil, http.ProxyFromEnvironment is used (HTTP_PROXY,
+	// HTTPS_PROXY, NO_PROXY; never for localhost or loopback addresses).
+	Proxy func(*http.Request) (*url.URL, error)
+
+	// NetDial opens the TCP connection of Dial, to the server or to the
+	// proxy; network is "tcp" and addr is host:port. If nil, a zero
+	// net.Dialer's DialContext is used. Dial's context is passed on.
+	NetDial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 const (

@@ -6,6 +6,8 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"net/http"
+	"net/textproto"
+	"net/url"
 	"strings"
 )
 
@@ -78,7 +80,10 @@ func headEnd(b []byte) int {
 
 // fields iterates over the header fields of a head (after its first line).
 // f returns false to stop. It fails on a line without a colon, with
-// obsolete folding, or with white space before the colon (RFC 7230 §3.2.4).
+// obsolete folding, with a field name that is not a token (white space
+// before the colon included), or with a value holding control characters
+// other than HTAB, CR and LF above all (RFC 7230 §3.2, §3.2.4), as
+// net/http does.
 func fields(head []byte, f func(name, value []byte) bool) bool {
 	for len(head) > 0 {
 		i := bytes.Index(head, []byte("\r\n"))
@@ -94,7 +99,7 @@ func fields(head []byte, f func(name, value []byte) bool) bool {
 			return false
 		}
 		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 || line[colon-1] == ' ' || line[colon-1] == '\t' {
+		if colon <= 0 || !validToken(line[:colon]) || !validFieldValue(line[colon+1:]) {
 			return false
 		}
 		if !f(line[:colon], bytes.Trim(line[colon+1:], " \t")) {
@@ -186,6 +191,15 @@ func (r *refusal) Error() string { return "handshake refused: " + r.why }
 
 // checkRequest applies RFC 6455 §4.2.1 to a parsed request; cfg may be nil.
 func checkRequest(r *request, cfg *Config) *refusal {
+	if ref := checkUpgrade(r); ref != nil {
+		return ref
+	}
+	return checkOrigin(cfg, r.origin, r.host, r.httpRequest)
+}
+
+// checkUpgrade applies the checks of RFC 6455 §4.2.1 that do not depend on
+// the configuration.
+func checkUpgrade(r *request) *refusal {
 	switch {
 	case string(r.method) != "GET":
 		return &refusal{http.StatusMethodNotAllowed, "method is not GET", "Allow: GET\r\n"}
@@ -202,11 +216,17 @@ func checkRequest(r *request, cfg *Config) *refusal {
 	case r.keys != 1 || !validKey(r.key):
 		return &refusal{http.StatusBadRequest, "missing or invalid Sec-WebSocket-Key", ""}
 	}
+	return nil
+}
+
+// checkOrigin applies the origin policy: cfg.CheckOrigin on the request
+// req builds, or else same-origin.
+func checkOrigin(cfg *Config, origin, host []byte, req func() *http.Request) *refusal {
 	if cfg != nil && cfg.CheckOrigin != nil {
-		if !cfg.CheckOrigin(r.httpRequest()) {
+		if !cfg.CheckOrigin(req()) {
 			return &refusal{http.StatusForbidden, "origin refused", ""}
 		}
-	} else if len(r.origin) > 0 && !sameOrigin(string(r.origin), string(r.host)) {
+	} else if len(origin) > 0 && !sameOrigin(string(origin), string(host)) {
 		return &refusal{http.StatusForbidden, "cross-origin request refused", ""}
 	}
 	return nil
@@ -217,7 +237,9 @@ func checkRequest(r *request, cfg *Config) *refusal {
 func (r *request) httpRequest() *http.Request {
 	req, err := http.NewRequest(string(r.method), "http://"+string(r.host)+string(r.target), nil)
 	if err != nil {
-		req = &http.Request{Method: string(r.method)}
+		// A target or Host that net/url refuses: CheckOrigin still gets
+		// a request with a URL and a Header to read.
+		req = &http.Request{Method: string(r.method), URL: &url.URL{}, Header: make(http.Header)}
 	}
 	req.Host = string(r.host)
 	req.RequestURI = string(r.target)
@@ -361,8 +383,8 @@ func checkResponse(r *response, key []byte, offered []string) (string, error) {
 }
 
 // validToken reports whether s is an HTTP token (RFC 7230 §3.2.6).
-func validToken(s string) bool {
-	if s == "" {
+func validToken[T string | []byte](s T) bool {
+	if len(s) == 0 {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
@@ -376,11 +398,84 @@ func validToken(s string) bool {
 
 // validFieldValue reports whether s can be sent in a request line or
 // header field: no control characters (CR and LF above all).
-func validFieldValue(s string) bool {
+func validFieldValue[T string | []byte](s T) bool {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; (c < ' ' && c != '\t') || c == 0x7f {
 			return false
 		}
 	}
 	return true
+}
+
+// appendRequest appends the head of an upgrade request for resource on
+// host with key, offering the subprotocols offered, and cfg.Header's
+// fields, without the blank line that ends the head.
+func appendRequest(b []byte, resource, host string, key []byte, offered []string, cfg *Config) []byte {
+	b = append(b, "GET "...)
+	b = append(b, resource...)
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	b = append(b, host...)
+	b = append(b, "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: "...)
+	b = append(b, key...)
+	b = append(b, "\r\nSec-WebSocket-Version: 13\r\n"...)
+	if len(offered) > 0 {
+		b = append(b, "Sec-WebSocket-Protocol: "...)
+		for i, p := range offered {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
+			b = append(b, p...)
+		}
+		b = append(b, "\r\n"...)
+	}
+	return appendHeader(b, cfg)
+}
+
+// appendSwitching appends the head of a 101 answer to a request with key
+// that agrees on proto ("" for none), with cfg.Header's fields, without
+// the blank line that ends the head.
+func appendSwitching(b []byte, key []byte, proto string, cfg *Config) []byte {
+	var accept [28]byte
+	acceptKey(&accept, key)
+	b = append(b, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
+	b = append(b, accept[:]...)
+	b = append(b, "\r\n"...)
+	if proto != "" {
+		b = append(b, "Sec-WebSocket-Protocol: "...)
+		b = append(b, proto...)
+		b = append(b, "\r\n"...)
+	}
+	return appendHeader(b, cfg)
+}
+
+// appendFields appends h's fields, skipping unsendable ones and those the
+// handshake or HTTP's framing own (handshakeField).
+func appendFields(b []byte, h http.Header) []byte {
+	for name, vs := range h {
+		if !validToken(name) || handshakeField(name) {
+			continue
+		}
+		for _, v := range vs {
+			if !validFieldValue(v) {
+				continue
+			}
+			b = append(b, name...)
+			b = append(b, ": "...)
+			b = append(b, v...)
+			b = append(b, "\r\n"...)
+		}
+	}
+	return b
+}
+
+// handshakeField reports whether a field is one the handshake writes
+// itself or that HTTP's framing owns, which Config.Header cannot set.
+func handshakeField(name string) bool {
+	switch textproto.CanonicalMIMEHeaderKey(name) {
+	case "Host", "Upgrade", "Connection", "Sec-Websocket-Key", "Sec-Websocket-Accept",
+		"Sec-Websocket-Version", "Sec-Websocket-Protocol", "Sec-Websocket-Extensions",
+		"Content-Length", "Transfer-Encoding", "Keep-Alive", "Te", "Trailer":
+		return true
+	}
+	return false
 }

@@ -1,0 +1,434 @@
+package ws
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The client side from a URL: connect (through a proxy, over TLS), send
+// the upgrade request, read the answer into an *http.Response, attach.
+
+// maxErrorBody bounds the body of a refusal that Dial reads for the caller.
+const maxErrorBody = 64 << 10
+
+// Dial opens a WebSocket connection to a ws:// or wss:// URL (http:// and
+// https:// are accepted as aliases): it connects to the host (default port
+// 80 or 443, IPv6 literals in brackets), through the HTTP proxy that
+// Config.Proxy names (by default the environment's, see
+// http.ProxyFromEnvironment), over TLS for wss://, sends the upgrade
+// request for the URL's path and query, checks the 101 answer and attaches
+// as AttachClient does. The URL's user information is sent as Basic
+// Authorization unless Config.Header has one; the fragment is not sent.
+// flags gives the connection's type (Text or Binary) for MSend and MRecv.
+// It blocks until the handshake completes or ctx ends. Bytes the server
+// sent right after its answer are kept for Recv. Redirects are not
+// followed.
+//
+// The response is the server's answer to the upgrade, with an empty body
+// on success; it is returned as well when the server refused or answered
+// wrongly (status and header fields are readable; the body holds up to
+// 64 KiB of what the server sent with it). When a proxy refuses the
+// tunnel, its answer to CONNECT is returned instead.
+//
+// Errors: ErrInvalid for a URL Dial cannot use, unknown flags or NoHTTP;
+// ErrProto if the server or the proxy refused or answered wrongly (the
+// cause gives the status line; for a redirect, the Location), or the TLS
+// handshake failed; ErrTimedOut or ErrCanceled when ctx ended;
+// ErrConnReset (wrapping the net package's error) if connecting or I/O
+// failed. On error no connection is left open.
+func Dial(ctx context.Context, url string, flags Flags) (*Conn, *http.Response, error) {
+	return (*Config)(nil).Dial(ctx, url, flags)
+}
+
+// Dial is the package's Dial with the options of cfg: its subprotocols
+// (all offered; the server must pick one of them or none), header fields,
+// limits, TLS configuration, proxy and dialer.
+func (cfg *Config) Dial(ctx context.Context, rawURL string, flags Flags) (*Conn, *http.Response, error) {
+	const op = "dial"
+	if flags&^Text != 0 {
+		return nil, nil, newError(op, ErrInvalid, detail("unknown flags, or NoHTTP"))
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, newError(op, ctxKind(ctx, err), nil)
+	}
+	t, err := cfg.newTarget(rawURL)
+	if err != nil {
+		return nil, nil, newError(op, ErrInvalid, err)
+	}
+	proxy, err := cfg.proxyURL(ctx, t)
+	if err != nil {
+		return nil, nil, withOp(op, err)
+	}
+	raw, err := cfg.connect(ctx, t, proxy)
+	if err != nil {
+		return nil, nil, withOp(op, err)
+	}
+	// From here on ctx reaches the connection through its deadlines, as
+	// for the calls of a Conn; it is never closed by a callback.
+	dl, _ := ctx.Deadline()
+	raw.SetDeadline(dl)
+	stop := func() bool { return true }
+	if ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, func() { raw.SetDeadline(aLongTimeAgo) })
+	}
+	u := raw
+	resp, buffered, proto, err := cfg.handshake(ctx, &u, t, proxy)
+	if !stop() && err == nil { // ctx ended: the deadline may have moved
+		err = &opError{kind: ctxKind(ctx, ctx.Err())}
+	}
+	if err != nil {
+		u.Close()
+		return nil, resp, withOp(op, err)
+	}
+	raw.SetDeadline(time.Time{})
+	meta := connMeta{resource: t.resource, host: t.host, subprotocol: proto}
+	c, err := cfg.attachUpgraded(op, u, flags, new(Storage), true, buffered, meta)
+	return c, resp, err
+}
+
+// target is what Dial learned from its URL.
+type target struct {
+	url      *url.URL // with an http or https scheme
+	tls      bool
+	addr     string // host:port to connect to
+	hostname string // for TLS's ServerName
+	host     string // Host field: without the default port
+	resource string
+	header   http.Header // the request's fields beyond the handshake's
+}
+
+// newTarget parses and checks a URL for Dial.
+func (cfg *Config) newTarget(rawURL string) (*target, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	t := &target{url: u}
+	switch u.Scheme {
+	case "ws", "http":
+		u.Scheme = "http"
+	case "wss", "https":
+		u.Scheme, t.tls = "https", true
+	default:
+		return nil, detail("URL scheme must be ws, wss, http or https")
+	}
+	t.hostname = u.Hostname()
+	if u.Opaque != "" || t.hostname == "" {
+		return nil, detail("URL has no host")
+	}
+	if !validFieldValue(u.Host) || strings.ContainsAny(u.Host, " \t") || !isASCII(u.Host) {
+		return nil, detail("URL host cannot be sent (use the ASCII form of a name)")
+	}
+	port := u.Port()
+	if port == "" {
+		port = defaultPort(u.Scheme)
+	}
+	t.addr = net.JoinHostPort(t.hostname, port)
+	t.host = strings.TrimSuffix(u.Host, ":")
+	if zone := strings.IndexByte(t.host, '%'); zone >= 0 { // an IPv6 zone is local
+		t.host = t.host[:zone] + t.host[strings.IndexByte(t.host, ']'):]
+	}
+	if port == defaultPort(u.Scheme) {
+		t.host = strings.TrimSuffix(t.host, ":"+port)
+	}
+	u.Fragment, u.RawFragment = "", ""
+	t.resource = u.RequestURI()
+	if !validFieldValue(t.resource) || strings.ContainsAny(t.resource, " \t") {
+		return nil, detail("URL path cannot be sent")
+	}
+	t.header = make(http.Header)
+	if cfg != nil {
+		for _, p := range cfg.Subprotocols {
+			if !validToken(p) {
+				return nil, detail("subprotocol is not a token")
+			}
+		}
+		for name, vs := range cfg.Header {
+			t.header[name] = append([]string(nil), vs...)
+		}
+	}
+	if u.User != nil && t.header.Get("Authorization") == "" {
+		t.header.Set("Authorization", basicAuth(u.User))
+	}
+	return t, nil
+}
+
+func defaultPort(scheme string) string {
+	if scheme == "https" {
+		return "443"
+	}
+	return "80"
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+func basicAuth(u *url.Userinfo) string {
+	pw, _ := u.Password()
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(u.Username()+":"+pw))
+}
+
+// request returns the *http.Request that stands for the upgrade: given to
+// Proxy and set as the response's Request.
+func (t *target) request(ctx context.Context) *http.Request {
+	return (&http.Request{
+		Method:     http.MethodGet,
+		URL:        t.url,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     t.header,
+		Host:       t.host,
+	}).WithContext(ctx)
+}
+
+// netDial opens a TCP connection to addr.
+func (cfg *Config) netDial(ctx context.Context, addr string) (net.Conn, error) {
+	var u net.Conn
+	var err error
+	if cfg != nil && cfg.NetDial != nil {
+		u, err = cfg.NetDial(ctx, "tcp", addr)
+		if err == nil && u == nil {
+			err = detail("Config.NetDial returned no connection")
+		}
+	} else {
+		var d net.Dialer
+		u, err = d.DialContext(ctx, "tcp", addr)
+	}
+	if err != nil {
+		if k := ctxKind(ctx, err); k != nil {
+			return nil, &opError{kind: k, cause: err}
+		}
+		return nil, &opError{kind: ErrConnReset, cause: err}
+	}
+	return u, nil
+}
+
+// proxyURL returns the proxy for t, nil for none.
+func (cfg *Config) proxyURL(ctx context.Context, t *target) (*url.URL, error) {
+	proxy := http.ProxyFromEnvironment
+	if cfg != nil && cfg.Proxy != nil {
+		proxy = cfg.Proxy
+	}
+	p, err := proxy(t.request(ctx))
+	if err != nil {
+		return nil, &opError{kind: ErrInvalid, cause: err}
+	}
+	if p != nil && p.Scheme != "http" && p.Scheme != "https" {
+		return nil, &opError{kind: ErrInvalid, cause: detail("proxy scheme " + strconv.Quote(p.Scheme) + " is not supported; use http or https")}
+	}
+	return p, nil
+}
+
+// connect opens the TCP connection to the server, or to the proxy p.
+func (cfg *Config) connect(ctx context.Context, t *target, p *url.URL) (net.Conn, error) {
+	if p == nil {
+		return cfg.netDial(ctx, t.addr)
+	}
+	port := p.Port()
+	if port == "" {
+		port = defaultPort(p.Scheme)
+	}
+	return cfg.netDial(ctx, net.JoinHostPort(p.Hostname(), port))
+}
+
+// handshake runs, on the connection *u that connect opened (replaced by
+// the TLS connection for wss), the proxy's CONNECT if there is a proxy,
+// the TLS handshake and the upgrade. It returns the server's response, the
+// bytes read past its head and the agreed subprotocol.
+func (cfg *Config) handshake(ctx context.Context, u *net.Conn, t *target, p *url.URL) (*http.Response, []byte, string, error) {
+	if p != nil {
+		if p.Scheme == "https" {
+			if err := cfg.startTLS(ctx, u, p.Hostname(), true); err != nil {
+				return nil, nil, "", err
+			}
+		}
+		if resp, err := cfg.tunnel(ctx, *u, t, p); err != nil {
+			return resp, nil, "", err
+		}
+	}
+	if t.tls {
+		if err := cfg.startTLS(ctx, u, t.hostname, false); err != nil {
+			return nil, nil, "", err
+		}
+	}
+	return cfg.upgrade(ctx, *u, t)
+}
+
+// startTLS replaces *u by a TLS client connection on it and runs the TLS
+// handshake with serverName, unless the configuration names the server
+// (and this is not the proxy).
+func (cfg *Config) startTLS(ctx context.Context, u *net.Conn, serverName string, proxy bool) error {
+	var tc *tls.Config
+	if cfg != nil && cfg.TLSConfig != nil {
+		tc = cfg.TLSConfig.Clone()
+	} else {
+		tc = new(tls.Config)
+	}
+	if tc.ServerName == "" || proxy {
+		tc.ServerName = serverName
+	}
+	tc.NextProtos = []string{"http/1.1"}
+	c := tls.Client(*u, tc)
+	*u = c
+	// Handshake, not HandshakeContext: ctx already reaches the
+	// connection through its deadlines.
+	if err := c.Handshake(); err != nil {
+		if k := ctxKind(ctx, err); k != nil {
+			return &opError{kind: k}
+		}
+		var ne net.Error
+		if errors.Is(err, io.EOF) || errors.As(err, &ne) {
+			return &opError{kind: ErrConnReset, cause: err}
+		}
+		return &opError{kind: ErrProto, cause: err}
+	}
+	return nil
+}
+
+// tunnel asks the proxy p for a tunnel to t. It returns the proxy's answer
+// if it refused.
+func (cfg *Config) tunnel(ctx context.Context, u net.Conn, t *target, p *url.URL) (*http.Response, error) {
+	b := make([]byte, 0, 256)
+	b = append(b, "CONNECT "...)
+	b = append(b, t.addr...)
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	b = append(b, t.addr...)
+	b = append(b, "\r\n"...)
+	if p.User != nil {
+		b = append(b, "Proxy-Authorization: "...)
+		b = append(b, basicAuth(p.User)...)
+		b = append(b, "\r\n"...)
+	}
+	b = append(b, "\r\n"...)
+	if _, err := u.Write(b); err != nil {
+		return nil, ioError(ctx, err)
+	}
+	head, rest, err := readHead(ctx, u, cfg.maxHeader())
+	if err != nil {
+		return nil, err
+	}
+	req := &http.Request{Method: http.MethodConnect, URL: &url.URL{Host: t.addr}, Host: t.addr, Header: make(http.Header)}
+	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(head)), req.WithContext(ctx))
+	if err != nil {
+		return nil, &opError{kind: ErrProto, cause: errors.Join(detail("malformed proxy response"), err)}
+	}
+	if resp.StatusCode/100 != 2 {
+		readBody(resp, head, rest, u)
+		return resp, &opError{kind: ErrProto, cause: detail("proxy answered CONNECT with " + resp.Status)}
+	}
+	resp.Body.Close()
+	if len(rest) > 0 {
+		return nil, &opError{kind: ErrProto, cause: detail("proxy sent data before the tunnel was used")}
+	}
+	return nil, nil
+}
+
+// upgrade sends the upgrade request on u and checks the answer.
+func (cfg *Config) upgrade(ctx context.Context, u net.Conn, t *target) (*http.Response, []byte, string, error) {
+	var key [24]byte
+	if err := newKey(&key); err != nil {
+		return nil, nil, "", &opError{kind: ErrConnReset, cause: err}
+	}
+	var offered []string
+	if cfg != nil {
+		offered = cfg.Subprotocols
+	}
+	b := appendRequest(make([]byte, 0, 512), t.resource, t.host, key[:], offered, nil)
+	b = appendFields(b, t.header)
+	b = append(b, "\r\n"...)
+	if _, err := u.Write(b); err != nil {
+		return nil, nil, "", ioError(ctx, err)
+	}
+	head, rest, err := readHead(ctx, u, cfg.maxHeader())
+	if err != nil {
+		return nil, nil, "", err
+	}
+	resp, herr := http.ReadResponse(bufio.NewReader(bytes.NewReader(head)), t.request(ctx))
+	var r response
+	if herr != nil || !parseResponse(head, &r) {
+		return resp, nil, "", &opError{kind: ErrProto, cause: detail("malformed handshake response")}
+	}
+	if r.code != http.StatusSwitchingProtocols {
+		readBody(resp, head, rest, u)
+		if loc := resp.Header.Get("Location"); r.code/100 == 3 && loc != "" {
+			return resp, nil, "", &opError{kind: ErrProto, cause: detail("server answered " + resp.Status +
+				", redirecting to " + strconv.Quote(loc) + "; redirects are not followed")}
+		}
+	}
+	resp.Body = http.NoBody
+	proto, cerr := checkResponse(&r, key[:], offered)
+	if cerr != nil {
+		return resp, nil, "", &opError{kind: ErrProto, cause: cerr}
+	}
+	return resp, rest, proto, nil
+}
+
+// readHead reads an HTTP head from u, up to limit bytes; it returns the
+// head and the bytes read past it.
+func readHead(ctx context.Context, u net.Conn, limit int) (head, rest []byte, err error) {
+	buf := make([]byte, 0, min(1024, limit))
+	for {
+		if len(buf) == cap(buf) {
+			if len(buf) >= limit {
+				return nil, nil, &opError{kind: ErrProto, cause: errHandshakeSize}
+			}
+			buf = slices.Grow(buf, min(cap(buf), limit-len(buf)))
+		}
+		scan := max(0, len(buf)-3)
+		n, rerr := u.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if end := headEnd(buf[scan:]); end >= 0 {
+			return buf[:scan+end], buf[scan+end:], nil
+		}
+		if rerr != nil {
+			return nil, nil, ioError(ctx, rerr)
+		}
+	}
+}
+
+// readBody sets the body of a refusal to up to maxErrorBody bytes of it:
+// those that came with the head and, if the server gave the length, the
+// rest of it from u, within the handshake's deadline. Errors only shorten
+// the body.
+func readBody(resp *http.Response, head, rest []byte, u net.Conn) {
+	src := io.MultiReader(bytes.NewReader(head), bytes.NewReader(rest))
+	if need := resp.ContentLength - int64(len(rest)); resp.ContentLength <= maxErrorBody && need > 0 {
+		src = io.MultiReader(src, io.LimitReader(u, need))
+	}
+	var body []byte
+	// Parse again, now with the body, so that net/http undoes its framing.
+	if r, err := http.ReadResponse(bufio.NewReader(src), resp.Request); err == nil {
+		body, _ = io.ReadAll(io.LimitReader(r.Body, maxErrorBody))
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+}
+
+// ioError classifies an I/O error of the handshake.
+func ioError(ctx context.Context, err error) error {
+	if k := ctxKind(ctx, err); k != nil {
+		return &opError{kind: k}
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return &opError{kind: ErrConnReset, cause: errEOF}
+	}
+	return &opError{kind: ErrConnReset, cause: err}
+}

@@ -1,0 +1,163 @@
+package ws
+
+import (
+	"bufio"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// The server side for net/http: a handler checks the upgrade request,
+// hijacks the connection and answers 101 on it.
+
+// Upgrade turns the request r to a net/http handler into the server side
+// of a WebSocket connection, like AttachServer does on a raw connection:
+// it checks r (RFC 6455 §4.2.1), takes the connection over from the HTTP
+// server with http.ResponseController's Hijack (so it works behind
+// middleware whose ResponseWriter implements Unwrap), answers 101 and
+// attaches. flags gives the connection's type (Text or Binary) for MSend
+// and MRecv; NoHTTP has no meaning here and is ignored. Resource, Host and
+// Subprotocol report r.RequestURI, r.Host and the agreed subprotocol.
+// Bytes the client sent right after its request are kept for Recv.
+//
+// A request that cannot be upgraded is answered through w as http.Error
+// does, with a plain-text reason: 405 with Allow: GET for a method other
+// than GET, 426 with Sec-WebSocket-Version: 13 for another version, 403
+// when the origin policy (Config.CheckOrigin, by default same-origin)
+// refuses it, 505 for a request that is not HTTP/1.x, 400 otherwise.
+//
+// Fields set on w.Header() before the call (cookies, say) go out with the
+// 101 answer, except the handshake's own fields and framing fields;
+// Config.Header's fields follow them. w must not have been written to.
+// After Upgrade returns, w and r must not be used: the handler may return
+// while the connection lives on, and r.Context() ends when it does, so
+// give the connection's calls their own contexts. The answer is written
+// with r.Context()'s deadline, if any; the hijacked connection's deadlines
+// are cleared.
+//
+// Errors: ErrProto if the request was refused (the cause gives the
+// reason); ErrInvalid for unknown flags or a ResponseWriter that cannot be
+// hijacked (the cause matches http.ErrNotSupported; 500 is answered);
+// ErrConnReset if writing the answer failed (the connection is closed).
+func Upgrade(w http.ResponseWriter, r *http.Request, flags Flags) (*Conn, error) {
+	return (*Config)(nil).Upgrade(w, r, flags)
+}
+
+// Upgrade is the package's Upgrade with the options of cfg: its
+// subprotocols (the first of cfg.Subprotocols that the client offered is
+// agreed), header fields, limits and origin policy.
+func (cfg *Config) Upgrade(w http.ResponseWriter, r *http.Request, flags Flags) (*Conn, error) {
+	const op = "upgrade"
+	if flags&^(Text|NoHTTP) != 0 {
+		http.Error(w, "websocket: internal error", http.StatusInternalServerError)
+		return nil, newError(op, ErrInvalid, detail("unknown flags"))
+	}
+	req, ref := upgradeRequest(r)
+	if ref == nil {
+		ref = checkUpgrade(req)
+	}
+	if ref == nil {
+		ref = checkOrigin(cfg, req.origin, req.host, func() *http.Request { return r })
+	}
+	if ref != nil {
+		refuseHTTP(w, ref)
+		return nil, newError(op, ErrProto, ref)
+	}
+	var proto string
+	if cfg != nil {
+		proto = pickSubprotocol(cfg.Subprotocols, req.protocols)
+	}
+	extra := w.Header()
+	u, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		http.Error(w, "websocket: connection cannot be taken over", http.StatusInternalServerError)
+		return nil, newError(op, ErrInvalid, err)
+	}
+	var buffered []byte
+	if n := brw.Reader.Buffered(); n > 0 {
+		buffered, _ = brw.Reader.Peek(n)
+	}
+	b := appendSwitching(make([]byte, 0, 256), req.key, proto, nil)
+	b = appendFields(b, extra)
+	if cfg != nil {
+		b = appendFields(b, cfg.Header)
+	}
+	b = append(b, "\r\n"...)
+	if err := writeSwitching(u, brw, b, r); err != nil {
+		u.Close()
+		return nil, newError(op, ErrConnReset, err)
+	}
+	meta := connMeta{resource: r.RequestURI, host: r.Host, subprotocol: proto}
+	return cfg.attachUpgraded(op, u, flags, new(Storage), false, buffered, meta)
+}
+
+// upgradeRequest gathers what checkUpgrade needs from a parsed request.
+func upgradeRequest(r *http.Request) (*request, *refusal) {
+	if r.ProtoMajor != 1 {
+		return nil, &refusal{http.StatusHTTPVersionNotSupported, "WebSocket needs HTTP/1.1; " + r.Proto + " is not supported", ""}
+	}
+	h := r.Header
+	req := &request{
+		method:  []byte(r.Method),
+		target:  []byte(r.RequestURI),
+		proto:   []byte(r.Proto),
+		host:    []byte(r.Host),
+		hosts:   1,
+		origin:  []byte(h.Get("Origin")),
+		upgrade: anyToken(h["Upgrade"], "websocket"),
+		// net/http keeps the Connection field of a request.
+		connection: anyToken(h["Connection"], "upgrade"),
+	}
+	if vs := h["Sec-Websocket-Version"]; len(vs) > 0 {
+		req.version = []byte(vs[len(vs)-1])
+	}
+	keys := h["Sec-Websocket-Key"]
+	if req.keys = len(keys); req.keys == 1 {
+		req.key = []byte(strings.Trim(keys[0], " \t"))
+	}
+	for _, v := range h["Sec-Websocket-Protocol"] {
+		req.protocols = append(req.protocols, []byte(v))
+	}
+	return req, nil
+}
+
+// anyToken reports whether one of the field values vs has token.
+func anyToken(vs []string, token string) bool {
+	for _, v := range vs {
+		if hasToken([]byte(v), token) {
+			return true
+		}
+	}
+	return false
+}
+
+// refuseHTTP answers a refused upgrade through w.
+func refuseHTTP(w http.ResponseWriter, ref *refusal) {
+	for line := range strings.SplitSeq(ref.extra, "\r\n") {
+		if name, value, ok := strings.Cut(line, ": "); ok {
+			w.Header().Set(name, value)
+		}
+	}
+	http.Error(w, ref.why, ref.status)
+}
+
+// writeSwitching writes the 101 answer b on the hijacked u, after anything
+// the server had buffered for it, within r.Context()'s deadline, and
+// leaves u without deadlines.
+func writeSwitching(u net.Conn, brw *bufio.ReadWriter, b []byte, r *http.Request) error {
+	if err := u.SetDeadline(time.Time{}); err != nil {
+		return err
+	}
+	if dl, ok := r.Context().Deadline(); ok {
+		u.SetWriteDeadline(dl)
+		defer u.SetWriteDeadline(time.Time{})
+	}
+	if brw.Writer.Buffered() > 0 {
+		if err := brw.Writer.Flush(); err != nil {
+			return err
+		}
+	}
+	_, err := u.Write(b)
+	return err
+}
