@@ -153,7 +153,7 @@ func parseRequest(head []byte, r *request) bool {
 		return false
 	}
 	r.method, r.target, r.proto = line[:sp1], line[sp1+1:sp2], line[sp2+1:]
-	if bytes.IndexByte(r.target, ' ') >= 0 || !bytes.HasPrefix(r.proto, []byte("HTTP/")) {
+	if !validToken(r.method) || !validTarget(r.target) || !bytes.HasPrefix(r.proto, []byte("HTTP/")) {
 		return false
 	}
 	r.head = head
@@ -283,16 +283,50 @@ func matchOrigin(allowed, origin string) bool {
 	return false
 }
 
+// validTarget reports whether a request target holds no white space and
+// no control characters, a bare CR or LF above all (RFC 7230 §3.1.1). Like
+// net/http, it lets bytes over 0x7F through.
+func validTarget(t []byte) bool {
+	if len(t) == 0 {
+		return false
+	}
+	for _, c := range t {
+		if c <= ' ' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
 // pickSubprotocol returns the first of ours that the client offered.
+// Subprotocol names compare exactly, as the client checks the answer
+// (checkResponse) and as browsers do: a server that matched "chat" to
+// an offered "Chat" would answer a name the client did not offer.
 func pickSubprotocol(ours []string, offered [][]byte) string {
 	for _, p := range ours {
 		for _, v := range offered {
-			if hasToken(v, p) {
+			if offers(v, p) {
 				return p
 			}
 		}
 	}
 	return ""
+}
+
+// offers reports whether the comma-separated list v contains p exactly.
+func offers(v []byte, p string) bool {
+	for len(v) > 0 {
+		var t []byte
+		if i := bytes.IndexByte(v, ','); i >= 0 {
+			t, v = v[:i], v[i+1:]
+		} else {
+			t, v = v, nil
+		}
+		if string(bytes.Trim(t, " \t")) == p {
+			return true
+		}
+	}
+	return false
 }
 
 // response is what a client needs from the server's answer.

@@ -184,6 +184,12 @@ func TestParseRequest_RFC6455_4_2_1(t *testing.T) {
 		t.Errorf("protocols %q hosts %d", r.protocols, r.hosts)
 	}
 
+	// Bytes over 0x7F pass in targets, as with net/http.
+	r = request{}
+	if !parseRequest(hsRequest("GET /caf\xc3\xa9?q=%20 HTTP/1.1"), &r) || string(r.target) != "/caf\xc3\xa9?q=%20" {
+		t.Errorf("target %q", r.target)
+	}
+
 	// Obsolete text (bytes over 0x7F) and tabs are allowed in values.
 	r = request{}
 	if !parseRequest(hsRequest("GET / HTTP/1.1", "+X-Name: caf\xc3\xa9\tau lait"), &r) {
@@ -206,6 +212,14 @@ func TestParseRequest_RFC6455_4_2_1(t *testing.T) {
 		{"two-part request line", hsRequest("GET /")},
 		{"empty target", hsRequest("GET  HTTP/1.1")},
 		{"space in target", hsRequest("GET /a b HTTP/1.1")},
+		// RFC 7230 §3.1.1: method = token; the target is visible ASCII.
+		{"tab in target", hsRequest("GET /a\tb HTTP/1.1")},
+		{"bare CR in target", hsRequest("GET /a\rb HTTP/1.1")},
+		{"bare LF in target", hsRequest("GET /a\nb HTTP/1.1")},
+		{"NUL in target", hsRequest("GET /a\x00b HTTP/1.1")},
+		{"DEL in target", hsRequest("GET /a\x7fb HTTP/1.1")},
+		{"method not a token", hsRequest("G(T / HTTP/1.1")},
+		{"tab after method", hsRequest("GET\t/ HTTP/1.1")},
 		{"leading space", hsRequest(" GET / HTTP/1.1")},
 		{"not HTTP", hsRequest("GET / FTP/1.1")},
 		{"field without colon", hsRequest("GET / HTTP/1.1", "+Upgrade websocket")},
@@ -421,7 +435,7 @@ func TestPickSubprotocol_RFC6455_4_2_2(t *testing.T) {
 		{nil, ""},
 		{[]string{"superchat", "chat"}, "superchat"},
 		{[]string{"v2.json"}, "v2.json"},
-		{[]string{"CHAT"}, "CHAT"}, // tokens compare without case
+		{[]string{"CHAT"}, ""}, // names compare exactly, as checkResponse does
 		{[]string{"mqtt"}, ""},
 		{[]string{"super"}, ""},
 	} {
