@@ -38,9 +38,10 @@ const maxErrorBody = 64 << 10
 //
 // The response is the server's answer to the upgrade, with an empty body
 // on success; it is returned as well when the server refused or answered
-// wrongly (status and header fields are readable; the body holds up to
-// 64 KiB of what the server sent with it). When a proxy refuses the
-// tunnel, its answer to CONNECT is returned instead.
+// wrongly (status and header fields are readable; the body holds the
+// first 64 KiB of the body the server sent, read within ctx). When a
+// proxy refuses the tunnel, its answer to CONNECT is returned instead.
+// Dial may be called from many goroutines at once, with the same Config.
 //
 // Errors: ErrInvalid for a URL Dial cannot use, unknown flags or NoHTTP;
 // ErrProto if the server or the proxy refused or answered wrongly (the
@@ -367,14 +368,19 @@ func (cfg *Config) upgrade(ctx context.Context, u net.Conn, t *target) (*http.Re
 	if herr != nil || !parseResponse(head, &r) {
 		return resp, nil, "", &opError{kind: ErrProto, cause: detail("malformed handshake response")}
 	}
-	if r.code != http.StatusSwitchingProtocols {
+	if r.code == http.StatusSwitchingProtocols {
+		resp.Body = http.NoBody
+	} else {
 		readBody(resp, head, rest, u)
 		if loc := resp.Header.Get("Location"); r.code/100 == 3 && loc != "" {
 			return resp, nil, "", &opError{kind: ErrProto, cause: detail("server answered " + resp.Status +
 				", redirecting to " + strconv.Quote(loc) + "; redirects are not followed")}
 		}
 	}
-	resp.Body = http.NoBody
+	if tc, ok := u.(*tls.Conn); ok && t.tls {
+		st := tc.ConnectionState()
+		resp.TLS = &st
+	}
 	proto, cerr := checkResponse(&r, key[:], offered)
 	if cerr != nil {
 		return resp, nil, "", &opError{kind: ErrProto, cause: cerr}
@@ -405,17 +411,12 @@ func readHead(ctx context.Context, u net.Conn, limit int) (head, rest []byte, er
 	}
 }
 
-// readBody sets the body of a refusal to up to maxErrorBody bytes of it:
-// those that came with the head and, if the server gave the length, the
-// rest of it from u, within the handshake's deadline. Errors only shorten
-// the body.
+// readBody sets the body of a refusal to up to maxErrorBody bytes of it,
+// read as HTTP frames it (from the bytes that came with the head, then
+// from u, within the handshake's deadline). Errors only shorten the body.
 func readBody(resp *http.Response, head, rest []byte, u net.Conn) {
-	src := io.MultiReader(bytes.NewReader(head), bytes.NewReader(rest))
-	if need := resp.ContentLength - int64(len(rest)); resp.ContentLength <= maxErrorBody && need > 0 {
-		src = io.MultiReader(src, io.LimitReader(u, need))
-	}
+	src := io.MultiReader(bytes.NewReader(head), bytes.NewReader(rest), u)
 	var body []byte
-	// Parse again, now with the body, so that net/http undoes its framing.
 	if r, err := http.ReadResponse(bufio.NewReader(src), resp.Request); err == nil {
 		body, _ = io.ReadAll(io.LimitReader(r.Body, maxErrorBody))
 	}
