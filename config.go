@@ -12,7 +12,8 @@ import (
 // net.Dialer or tls.Config. The zero value (and a nil *Config) gives the
 // defaults, which the package-level functions use. A Config is only read:
 // it may be shared by goroutines and is not retained by the connections
-// it creates, except for CheckOrigin which is called during attach.
+// it creates; its functions (CheckOrigin, Proxy, NetDial) are called
+// during attach, Upgrade or Dial, possibly from several goroutines at once.
 type Config struct {
 	// Subprotocols lists the application subprotocols
 	// (Sec-WebSocket-Protocol), by preference. A client offers them all;

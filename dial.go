@@ -56,7 +56,7 @@ func Dial(ctx context.Context, url string, flags Flags) (*Conn, *http.Response, 
 // Dial is the package's Dial with the options of cfg: its subprotocols
 // (all offered; the server must pick one of them or none), header fields,
 // limits, TLS configuration, proxy and dialer.
-func (cfg *Config) Dial(ctx context.Context, rawURL string, flags Flags) (*Conn, *http.Response, error) {
+func (cfg *Config) Dial(ctx context.Context, url string, flags Flags) (*Conn, *http.Response, error) {
 	const op = "dial"
 	if flags&^Text != 0 {
 		return nil, nil, newError(op, ErrInvalid, detail("unknown flags, or NoHTTP"))
@@ -64,7 +64,7 @@ func (cfg *Config) Dial(ctx context.Context, rawURL string, flags Flags) (*Conn,
 	if err := ctx.Err(); err != nil {
 		return nil, nil, newError(op, ctxKind(ctx, err), nil)
 	}
-	t, err := cfg.newTarget(rawURL)
+	t, err := cfg.newTarget(url)
 	if err != nil {
 		return nil, nil, newError(op, ErrInvalid, err)
 	}

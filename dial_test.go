@@ -46,7 +46,7 @@ func TestDialEcho(t *testing.T) {
 	ctx := hsCtx(t)
 	addr := ts.Listener.Addr().String()
 	cfg := &ws.Config{Header: http.Header{"Origin": {"http://" + addr}, "X-Custom": {"yes"}}}
-	c, resp, err := cfg.Dial(ctx, wsURL(ts)+"/chat?room=1#frag", ws.Text)
+	c, resp, err := cfg.Dial(ctx, "ws://u:p@"+addr+"/chat?room=1#frag", ws.Text)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,6 +60,9 @@ func TestDialEcho(t *testing.T) {
 		t.Fatalf("resource %q host %q", c.Resource(), c.Host())
 	}
 	roundTrip(t, ctx, c, "hi")
+	if len(cfg.Header) != 2 || cfg.Header.Get("Authorization") != "" {
+		t.Errorf("Config.Header modified: %v", cfg.Header)
+	}
 	got, r := wait(t, res), <-reqs
 	if got.err != nil || r.uri != "/chat?room=1" || r.host != addr || r.origin != "http://"+addr || r.custom != "yes" {
 		t.Fatalf("server saw %+v, %+v", got, r)
@@ -443,6 +446,7 @@ func TestDialContext(t *testing.T) {
 // addresses, optionally asking for Basic credentials.
 type connectProxy struct {
 	ln       net.Listener
+	scheme   string // "https" if clients speak TLS to the proxy
 	auth     string // wanted Proxy-Authorization, "" for none
 	connects atomic.Int32
 	targets  chan string
@@ -452,16 +456,25 @@ type connectProxy struct {
 }
 
 func startProxy(t *testing.T, auth string) *connectProxy {
+	return startProxyTLS(t, auth, nil)
+}
+
+// startProxyTLS starts a proxy that clients reach over TLS with tc (an
+// https:// proxy), or over plain TCP if tc is nil.
+func startProxyTLS(t *testing.T, auth string, tc *tls.Config) *connectProxy {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := &connectProxy{ln: ln, auth: auth, targets: make(chan string, 16)}
+	if tc != nil {
+		p.ln, p.scheme = tls.NewListener(ln, tc), "https"
+	}
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
 		for range 100 {
-			u, err := ln.Accept()
+			u, err := p.ln.Accept()
 			if err != nil {
 				return
 			}
@@ -482,6 +495,8 @@ func startProxy(t *testing.T, auth string) *connectProxy {
 	return p
 }
 
+type closeWriter interface{ CloseWrite() error }
+
 func (p *connectProxy) track(c net.Conn) {
 	p.mu.Lock()
 	p.conns = append(p.conns, c)
@@ -490,6 +505,9 @@ func (p *connectProxy) track(c net.Conn) {
 
 func (p *connectProxy) url(userinfo string) *url.URL {
 	u := &url.URL{Scheme: "http", Host: p.ln.Addr().String()}
+	if p.scheme != "" {
+		u.Scheme = p.scheme
+	}
 	if name, pw, ok := strings.Cut(userinfo, ":"); ok {
 		u.User = url.UserPassword(name, pw)
 	}
@@ -528,11 +546,11 @@ func (p *connectProxy) serve(u net.Conn) {
 	done := make(chan struct{})
 	go func() {
 		io.Copy(d, br)
-		d.(*net.TCPConn).CloseWrite()
+		d.(closeWriter).CloseWrite()
 		close(done)
 	}()
 	io.Copy(u, d)
-	u.(*net.TCPConn).CloseWrite()
+	u.(closeWriter).CloseWrite()
 	<-done
 }
 
@@ -549,20 +567,28 @@ func TestDialProxy(t *testing.T) {
 		auth     string // the proxy wants this user:password
 		userinfo string // the proxy URL has this
 		status   int    // of the proxy's refusal, 0 if it tunnels
+		https    bool   // TLS to the proxy
 	}{
-		{"ws", wsURL(plain) + "/p", "", "", 0},
-		{"wss", "wss" + strings.TrimPrefix(secure.URL, "https") + "/p", "", "", 0},
-		{"auth", wsURL(plain) + "/p", "alice:open sesame", "alice:open sesame", 0},
-		{"wss auth", "wss" + strings.TrimPrefix(secure.URL, "https") + "/p", "alice:pw", "alice:pw", 0},
-		{"no credentials", wsURL(plain) + "/p", "alice:pw", "", 407},
-		{"wrong credentials", wsURL(plain) + "/p", "alice:pw", "alice:guess", 407},
+		{"ws", wsURL(plain) + "/p", "", "", 0, false},
+		{"wss", "wss" + strings.TrimPrefix(secure.URL, "https") + "/p", "", "", 0, false},
+		{"auth", wsURL(plain) + "/p", "alice:open sesame", "alice:open sesame", 0, false},
+		{"wss auth", "wss" + strings.TrimPrefix(secure.URL, "https") + "/p", "alice:pw", "alice:pw", 0, false},
+		{"no credentials", wsURL(plain) + "/p", "alice:pw", "", 407, false},
+		{"wrong credentials", wsURL(plain) + "/p", "alice:pw", "alice:guess", 407, false},
+		{"https proxy", wsURL(plain) + "/p", "alice:pw", "alice:pw", 0, true},
+		{"https proxy, wss", "wss" + strings.TrimPrefix(secure.URL, "https") + "/p", "", "", 0, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var want string
 			if tc.auth != "" {
 				want = "Basic " + base64.StdEncoding.EncodeToString([]byte(tc.auth))
 			}
-			proxy := startProxy(t, want)
+			var proxy *connectProxy
+			if tc.https {
+				proxy = startProxyTLS(t, want, secure.TLS)
+			} else {
+				proxy = startProxy(t, want)
+			}
 			var schemes []string
 			cfg := &ws.Config{
 				Proxy: func(r *http.Request) (*url.URL, error) {

@@ -12,14 +12,17 @@ import (
 // hijacks the connection and answers 101 on it.
 
 // Upgrade turns the request r to a net/http handler into the server side
-// of a WebSocket connection, like AttachServer does on a raw connection:
-// it checks r (RFC 6455 §4.2.1), takes the connection over from the HTTP
-// server with http.ResponseController's Hijack (so it works behind
-// middleware whose ResponseWriter implements Unwrap), answers 101 and
-// attaches. flags gives the connection's type (Text or Binary) for MSend
-// and MRecv; NoHTTP has no meaning here and is ignored. Resource, Host and
-// Subprotocol report r.RequestURI, r.Host and the agreed subprotocol.
-// Bytes the client sent right after its request are kept for Recv.
+// of a WebSocket connection, as AttachServer (libdill's ws_attach_server)
+// does on a raw connection: it checks r (RFC 6455 §4.2.1), takes the
+// connection over from the HTTP server with http.ResponseController's
+// Hijack (so it works behind middleware whose ResponseWriter implements
+// Unwrap), answers 101 and attaches. flags gives the connection's type
+// (Text or Binary) for MSend and MRecv. Resource, Host and Subprotocol
+// report r.RequestURI, r.Host and the agreed subprotocol. Bytes the client
+// sent right after its request are kept for Recv. It blocks only to write
+// the 101 answer, within r.Context()'s deadline if it has one; the
+// hijacked connection is left without deadlines. Handlers may call it
+// concurrently.
 //
 // A request that cannot be upgraded is answered through w as http.Error
 // does, with a plain-text reason: 405 with Allow: GET for a method other
@@ -32,14 +35,13 @@ import (
 // Config.Header's fields follow them. w must not have been written to.
 // After Upgrade returns, w and r must not be used: the handler may return
 // while the connection lives on, and r.Context() ends when it does, so
-// give the connection's calls their own contexts. The answer is written
-// with r.Context()'s deadline, if any; the hijacked connection's deadlines
-// are cleared.
+// give the connection's calls their own contexts.
 //
 // Errors: ErrProto if the request was refused (the cause gives the
-// reason); ErrInvalid for unknown flags or a ResponseWriter that cannot be
-// hijacked (the cause matches http.ErrNotSupported; 500 is answered);
-// ErrConnReset if writing the answer failed (the connection is closed).
+// reason); ErrInvalid for flags other than Text or Binary, or a
+// ResponseWriter that cannot be hijacked (the cause matches
+// http.ErrNotSupported; 500 is answered); ErrConnReset if writing the
+// answer failed (the connection is closed).
 func Upgrade(w http.ResponseWriter, r *http.Request, flags Flags) (*Conn, error) {
 	return (*Config)(nil).Upgrade(w, r, flags)
 }
@@ -49,7 +51,7 @@ func Upgrade(w http.ResponseWriter, r *http.Request, flags Flags) (*Conn, error)
 // agreed), header fields, limits and origin policy.
 func (cfg *Config) Upgrade(w http.ResponseWriter, r *http.Request, flags Flags) (*Conn, error) {
 	const op = "upgrade"
-	if flags&^(Text|NoHTTP) != 0 {
+	if flags&^Text != 0 {
 		http.Error(w, "websocket: internal error", http.StatusInternalServerError)
 		return nil, newError(op, ErrInvalid, detail("unknown flags"))
 	}

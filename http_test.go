@@ -476,3 +476,18 @@ func TestUpgradeHTTP2(t *testing.T) {
 		t.Fatalf("err = %v", got.err)
 	}
 }
+
+func TestUpgradeBadFlags(t *testing.T) {
+	errs := make(chan error, 1)
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, err := ws.Upgrade(w, r, ws.NoHTTP)
+		errs <- err
+	}))
+	defer ts.Close()
+	if resp := rawUpgrade(t, ts, "GET", "HTTP/1.1"); resp.StatusCode != 500 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	if err := <-errs; !errors.Is(err, ws.ErrInvalid) {
+		t.Fatalf("err = %v", err)
+	}
+}
