@@ -58,6 +58,15 @@ func patterns() []string {
 	return strings.Split(*casesFlag, ",")
 }
 
+// excluded leaves out the heavy parts of section 9 under -short (unless
+// cases were chosen explicitly).
+func excluded() []string {
+	if testing.Short() && *casesFlag == "" {
+		return []string{"9.3", "9.4", "9.5", "9.6", "9.7", "9.8"}
+	}
+	return nil
+}
+
 func skipAgent(t *testing.T, name string) {
 	if *agentFlag != "" && !strings.Contains(name, *agentFlag) {
 		t.Skipf("agent %s not selected", name)
@@ -79,12 +88,13 @@ func TestServerAgents(t *testing.T) {
 		a := a
 		t.Run(a.Name, func(t *testing.T) {
 			skipAgent(t, a.Name)
+			t.Parallel() // at most -parallel (GOMAXPROCS) runs at once
 			addr, stop, err := a.Start()
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer stop()
-			cases := suite.Cases(suite.ModeServer, *fullFlag, patterns(), nil)
+			cases := suite.Cases(suite.ModeServer, *fullFlag, patterns(), excluded())
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 			defer cancel()
 			rep := suite.RunServer(ctx, addr, a.Name, cases, options(a.OnlyType), nil)
@@ -98,7 +108,8 @@ func TestClientAgents(t *testing.T) {
 		a := a
 		t.Run(a.Name, func(t *testing.T) {
 			skipAgent(t, a.Name)
-			cases := suite.Cases(suite.ModeClient, *fullFlag, patterns(), nil)
+			t.Parallel()
+			cases := suite.Cases(suite.ModeClient, *fullFlag, patterns(), excluded())
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 			defer cancel()
 			rep, err := suite.RunClient(ctx, a.Name, a.Run, cases, options(a.OnlyType), nil)
