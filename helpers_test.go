@@ -17,10 +17,9 @@ import (
 
 // TestMain fails the run if goroutines started by the tests outlive them.
 func TestMain(m *testing.M) {
-	base := runtime.NumGoroutine()
 	code := m.Run()
 	if code == 0 {
-		if err := waitGoroutines(base, 5*time.Second); err != nil {
+		if err := waitGoroutines(5 * time.Second); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			code = 1
 		}
@@ -28,19 +27,35 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// waitGoroutines waits until no more than n goroutines run, or fails with
-// their stacks.
-func waitGoroutines(n int, limit time.Duration) error {
+// leaked returns the stacks of the goroutines other than this one and the
+// runtime's and test framework's own.
+func leaked() []string {
+	buf := make([]byte, 1<<20)
+	var out []string
+	for i, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+		if i == 0 || strings.Contains(g, "os/signal.") || strings.Contains(g, "testing.(*F)") ||
+			strings.Contains(g, "testing.tRunner") || strings.TrimSpace(g) == "" {
+			continue
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
+// waitGoroutines waits, up to limit, until no goroutine of the tests
+// remains, or fails with their stacks.
+func waitGoroutines(limit time.Duration) error {
 	deadline := time.Now().Add(limit)
-	for runtime.NumGoroutine() > n {
+	for {
+		l := leaked()
+		if len(l) == 0 {
+			return nil
+		}
 		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			return fmt.Errorf("goroutine leak: %d running, %d expected:\n%s",
-				runtime.NumGoroutine(), n, buf[:runtime.Stack(buf, true)])
+			return fmt.Errorf("goroutine leak: %d left:\n%s", len(l), strings.Join(l, "\n\n"))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return nil
 }
 
 // tcpPair returns the two ends of a fresh loopback TCP connection.
@@ -233,6 +248,5 @@ func withTimeout(t testing.TB, d time.Duration) context.Context {
 	return ctx
 }
 
-var _ = strings.Repeat
 
 func newReader(c net.Conn) *bufio.Reader { return bufio.NewReader(c) }
