@@ -248,5 +248,4 @@ func withTimeout(t testing.TB, d time.Duration) context.Context {
 	return ctx
 }
 
-
 func newReader(c net.Conn) *bufio.Reader { return bufio.NewReader(c) }
