@@ -129,7 +129,7 @@ func (cfg *Config) newTarget(rawURL string) (*target, error) {
 	if u.Opaque != "" || t.hostname == "" {
 		return nil, detail("URL has no host")
 	}
-	if !validFieldValue(u.Host) || strings.ContainsAny(u.Host, " \t") || !isASCII(u.Host) {
+	if !validHost(u.Host, t.hostname) {
 		return nil, detail("URL host cannot be sent (use the ASCII form of a name)")
 	}
 	port := u.Port()
@@ -138,8 +138,8 @@ func (cfg *Config) newTarget(rawURL string) (*target, error) {
 	}
 	t.addr = net.JoinHostPort(t.hostname, port)
 	t.host = strings.TrimSuffix(u.Host, ":")
-	if zone := strings.IndexByte(t.host, '%'); zone >= 0 { // an IPv6 zone is local
-		t.host = t.host[:zone] + t.host[strings.IndexByte(t.host, ']'):]
+	if zone, end := strings.IndexByte(t.host, '%'), strings.IndexByte(t.host, ']'); 0 <= zone && zone < end {
+		t.host = t.host[:zone] + t.host[end:] // an IPv6 zone is local
 	}
 	if port == defaultPort(u.Scheme) {
 		t.host = strings.TrimSuffix(t.host, ":"+port)
@@ -157,7 +157,8 @@ func (cfg *Config) newTarget(rawURL string) (*target, error) {
 			}
 		}
 		for name, vs := range cfg.Header {
-			t.header[name] = append([]string(nil), vs...)
+			name = http.CanonicalHeaderKey(name)
+			t.header[name] = append(t.header[name], vs...)
 		}
 	}
 	if u.User != nil && t.header.Get("Authorization") == "" {
@@ -173,9 +174,15 @@ func defaultPort(scheme string) string {
 	return "80"
 }
 
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
+// validHost reports whether a URL's host (hostname, with its port) can
+// be sent and dialed: an IP literal in brackets, or an ASCII name.
+func validHost(host, hostname string) bool {
+	if strings.HasPrefix(host, "[") {
+		ip, _, _ := strings.Cut(hostname, "%")
+		return net.ParseIP(ip) != nil && strings.Contains(ip, ":") && validFieldValue(host)
+	}
+	for i := 0; i < len(hostname); i++ {
+		if c := hostname[i]; c <= ' ' || c >= 0x7f || strings.IndexByte("[]%:/?#@\\", c) >= 0 {
 			return false
 		}
 	}

@@ -655,3 +655,29 @@ func TestDialProxyErrors(t *testing.T) {
 		t.Fatalf("proxy error: %v", err)
 	}
 }
+
+// FuzzDialURL: any URL is either refused with ErrInvalid before a
+// connection is attempted, or leads to exactly one attempt; nothing panics.
+func FuzzDialURL(f *testing.F) {
+	for _, u := range []string{"ws://example.com/", "wss://[::1]:443/a?b#c", "ws://a%25b/", "ws://[fe80::1%25eth0]/",
+		"http://u:p@h:1", "ws://h:/", "ws://[::1]%25/", "WSS://H"} {
+		f.Add(u)
+	}
+	f.Fuzz(func(t *testing.T, u string) {
+		var dials int
+		cfg := &ws.Config{
+			Proxy: func(*http.Request) (*url.URL, error) { return nil, nil },
+			NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				dials++
+				if _, _, err := net.SplitHostPort(addr); err != nil {
+					t.Errorf("dial address %q: %v", addr, err)
+				}
+				return nil, errors.New("no network in this test")
+			},
+		}
+		_, resp, err := cfg.Dial(context.Background(), u, 0)
+		if resp != nil || err == nil || (dials == 0) != errors.Is(err, ws.ErrInvalid) || dials > 1 {
+			t.Fatalf("Dial(%q): %v, %v after %d dials", u, resp, err, dials)
+		}
+	})
+}
