@@ -1,8 +1,40 @@
 #!/usr/bin/env bash
-# Installs every test peer (Debian packages, npm packages, Go modules) and runs
-# every test of every module. This is the README's test command; .ci/run calls it.
+# The README's test command: installs every test peer (Debian packages,
+# npm packages, Go modules) and runs every test of every module, the
+# real-peer interop tests included. .ci/run calls it. A missing peer is a
+# failure, never a skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== go test (library, -race)"
-go test -race -count=1 ./...
+step() { printf '\n== %s\n' "$*"; }
+
+step "install test peers"
+need=()
+command -v chromium >/dev/null || need+=(chromium)
+/usr/bin/python3 -c 'import websockets' 2>/dev/null || need+=(python3-websockets)
+command -v node >/dev/null || need+=(nodejs)
+command -v npm >/dev/null || need+=(npm)
+command -v tmux >/dev/null || need+=(tmux)
+if [ ${#need[@]} -gt 0 ]; then
+	SUDO=""
+	[ "$(id -u)" -eq 0 ] || SUDO=sudo
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}"
+fi
+(cd conformance/node && npm ci --no-audit --no-fund --loglevel=error)
+go mod download
+(cd conformance && go mod download)
+(cd bench && go mod download)
+
+step "library: go vet and go test -race"
+go vet ./...
+go test -race -count=1 -timeout 10m ./...
+
+step "conformance suite against every agent, both modes (-race)"
+(cd conformance && go vet ./... && go test -race -count=1 -timeout 15m ./suite/... ./agents/...)
+
+step "interop with Chromium, Node ws and Python websockets"
+(cd conformance && go test -count=1 -timeout 10m ./interop/...)
+
+step "benchmarks, smoke mode"
+(cd bench && go vet ./... && go test -count=1 -timeout 10m ./...)
