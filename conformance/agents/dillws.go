@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"time"
 
@@ -55,7 +56,33 @@ func WsServers() []Server {
 			})
 		}})
 	}
-	return out
+	return append(out, wsHTTPServer())
+}
+
+// wsHTTPServer is ws.Upgrade behind net/http, echoing with Send/Recv.
+func wsHTTPServer() Server {
+	return Server{Name: "ws-http-upgrade", Start: func() (string, func(), error) {
+		ctx, cancel := context.WithCancel(context.Background())
+		addr, stop, err := serveHTTP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c, err := ws.Upgrade(w, r, ws.Binary)
+			if err != nil {
+				return // Upgrade answered with an HTTP error
+			}
+			runLoop(ctx, c, echoSendRecv) // r.Context() ends with the handler; use our own
+		}))
+		return addr, func() { cancel(); stop() }, err
+	}}
+}
+
+// wsDialClient is ws.Dial, echoing with Send/Recv.
+func wsDialClient() Client {
+	return Client{Name: "ws-dial", Run: func(ctx context.Context, rawURL string) error {
+		c, _, err := ws.Dial(ctx, rawURL, ws.Binary)
+		if err != nil {
+			return err
+		}
+		return runLoop(ctx, c, echoSendRecv)
+	}}
 }
 
 // WsClients lists the client agents built on ws.
@@ -80,7 +107,7 @@ func WsClients() []Client {
 			return runLoop(ctx, c, l.loop)
 		}})
 	}
-	return out
+	return append(out, wsDialClient())
 }
 
 // runLoop runs loop with a pooled buffer and ends the connection the way
