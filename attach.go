@@ -160,20 +160,7 @@ func (c *Conn) handshakeClient(ctx context.Context, cfg *Config, resource, host 
 	if err := newKey(&key); err != nil {
 		return &opError{kind: ErrConnReset, cause: err}
 	}
-	b := c.wbuf[:0]
-	b = append(b, "GET "...)
-	b = append(b, resource...)
-	b = append(b, " HTTP/1.1\r\nHost: "...)
-	b = append(b, host...)
-	b = append(b, "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: "...)
-	b = append(b, key[:]...)
-	b = append(b, "\r\nSec-WebSocket-Version: 13\r\n"...)
-	if len(offered) > 0 {
-		b = append(b, "Sec-WebSocket-Protocol: "...)
-		b = append(b, strings.Join(offered, ", ")...)
-		b = append(b, "\r\n"...)
-	}
-	b = appendHeader(b, cfg)
+	b := appendRequest(c.wbuf[:0], resource, host, key[:], offered, cfg)
 	b = append(b, "\r\n"...)
 	if err := c.writeHead(ctx, b); err != nil {
 		return err
@@ -215,18 +202,7 @@ func (c *Conn) handshakeServer(ctx context.Context, cfg *Config) error {
 	if cfg != nil {
 		proto = pickSubprotocol(cfg.Subprotocols, req.protocols)
 	}
-	var accept [28]byte
-	acceptKey(&accept, req.key)
-	b := c.wbuf[:0]
-	b = append(b, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
-	b = append(b, accept[:]...)
-	b = append(b, "\r\n"...)
-	if proto != "" {
-		b = append(b, "Sec-WebSocket-Protocol: "...)
-		b = append(b, proto...)
-		b = append(b, "\r\n"...)
-	}
-	b = appendHeader(b, cfg)
+	b := appendSwitching(c.wbuf[:0], req.key, proto, cfg)
 	b = append(b, "\r\n"...)
 	c.meta = connMeta{resource: string(req.target), host: string(req.host), subprotocol: proto}
 	if err := c.writeHead(ctx, b); err != nil {
@@ -254,26 +230,12 @@ func (c *Conn) refuse(ctx context.Context, ref *refusal) error {
 	return &opError{kind: ErrProto, cause: ref}
 }
 
-// appendHeader appends cfg.Header's fields, skipping unsendable ones.
+// appendHeader appends cfg.Header's sendable fields (appendFields).
 func appendHeader(b []byte, cfg *Config) []byte {
 	if cfg == nil {
 		return b
 	}
-	for name, vs := range cfg.Header {
-		if !validToken(name) {
-			continue
-		}
-		for _, v := range vs {
-			if !validFieldValue(v) {
-				continue
-			}
-			b = append(b, name...)
-			b = append(b, ": "...)
-			b = append(b, v...)
-			b = append(b, "\r\n"...)
-		}
-	}
-	return b
+	return appendFields(b, cfg.Header)
 }
 
 // writeHead writes a handshake head with ctx's deadline.

@@ -19,6 +19,7 @@
 //	ws_status(s, &status, buf, len)                       c.Status()
 //	ws_request_key / ws_response_key                      RequestKey() / ResponseKey(key)
 //	hclose                                                c.Close()
+//	(net/http and URLs, no libdill counterpart)           Upgrade(w, r, flags), Dial(ctx, url, flags)
 //	WS_BINARY / WS_TEXT / WS_NOHTTP                       Binary / Text / NoHTTP
 //	deadline (ms, -1, 0)                                  ctx: its deadline; Background; an expired ctx
 //	EPIPE EPROTO EMSGSIZE ETIMEDOUT ECANCELED             ErrPipe ErrProto ErrMsgSize ErrTimedOut ErrCanceled
@@ -26,6 +27,11 @@
 //
 // # Lifecycle
 //
+// A server upgrades inside an http.Handler with Upgrade, or attaches to a
+// raw connection with AttachServer; a client dials a ws:// or wss:// URL
+// with Dial, or attaches to a connection it made with AttachClient. The
+// options (subprotocols, extra header fields, limits, origin policy, TLS,
+// proxies) live on Config, whose methods mirror the package's functions.
 // Attach takes ownership of the bytestream (closing it on failure). Send
 // and Recv exchange whole messages; Reader and Writer stream one message.
 // Done sends our close frame; the peer's close comes back from Recv as a
