@@ -30,7 +30,24 @@ func main() {
 	charts := flag.String("charts", "charts", "directory for SVG charts")
 	jsonOut := flag.String("json", "results/latest.json", "raw results (empty: none)")
 	tags := flag.String("tags", defaultTags, "extra build tags for the peers")
+	notes := flag.String("notes", "", "Markdown file included in the report as notes")
+	from := flag.String("from", "", "only render the report from these results JSON files (comma-separated, merged)")
 	flag.Parse()
+	notesFile = *notes
+	if *from != "" {
+		var rs []*driver.Results
+		for _, f := range split(*from) {
+			r, err := driver.ReadJSON(f)
+			if err != nil {
+				fatal(err)
+			}
+			rs = append(rs, r)
+		}
+		res := driver.Merge(rs...)
+		res.Command = "cd bench && go run ./cmd/wsbench -from " + *from + " (merging: " + res.Command + ")"
+		writeReport(res, *out, *charts)
+		return
+	}
 
 	cfg := driver.Config{Smoke: *smoke, Reps: *reps, IdleConns: *idle, Log: os.Stderr, MicroDir: ".", Tags: *tags}
 	if *smoke {
@@ -66,16 +83,39 @@ func main() {
 		}
 	}
 	if *out != "" {
-		rel, _ := filepath.Rel(filepath.Dir(*out), *charts)
-		cmd := "cd bench && go run ./cmd/wsbench " + strings.Join(os.Args[1:], " ")
-		if err := driver.WriteReport(res, driver.ReportOptions{Markdown: *out, ChartsDir: *charts,
-			ChartsRel: filepath.ToSlash(rel), Command: strings.TrimSpace(cmd)}); err != nil {
-			fatal(err)
+		res.Command = strings.TrimSpace("cd bench && go run ./cmd/wsbench " + strings.Join(os.Args[1:], " "))
+		if *jsonOut != "" {
+			driver.WriteJSON(*jsonOut, res)
 		}
+		writeReport(res, *out, *charts)
 	}
 	if len(res.Errors) > 0 {
 		fmt.Fprintf(os.Stderr, "%d errors\n", len(res.Errors))
 		os.Exit(1)
+	}
+}
+
+var notesFile string
+
+func writeReport(res *driver.Results, out, charts string) {
+	var notes string
+	if notesFile != "" {
+		b, err := os.ReadFile(notesFile)
+		if err != nil {
+			fatal(err)
+		}
+		notes = string(b)
+	}
+	absOut, _ := filepath.Abs(filepath.Dir(out))
+	absCharts, _ := filepath.Abs(charts)
+	rel, _ := filepath.Rel(absOut, absCharts)
+	cmd := res.Command
+	if cmd == "" {
+		cmd = "cd bench && go run ./cmd/wsbench"
+	}
+	if err := driver.WriteReport(res, driver.ReportOptions{Markdown: out, ChartsDir: charts,
+		ChartsRel: filepath.ToSlash(rel), Command: cmd, Notes: notes}); err != nil {
+		fatal(err)
 	}
 }
 

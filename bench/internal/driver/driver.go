@@ -58,6 +58,7 @@ type Results struct {
 	Profiles []Profile  `json:"profiles,omitempty"`
 	Errors   []string   `json:"errors,omitempty"`
 	Micro    []MicroRow `json:"micro,omitempty"`
+	Command  string     `json:"command,omitempty"`
 }
 
 // Driver carries a run's state.
@@ -393,6 +394,16 @@ func (d *Driver) benchIdle() {
 			name, r.Count, m["rss"], m["heap"], m["stack"])
 		d.add(Sample{Bench: "idle", Scenario: "server", Lib: name, Metrics: m})
 	}
+}
+
+// ReadJSON loads results stored by WriteJSON.
+func ReadJSON(path string) (*Results, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r Results
+	return &r, json.Unmarshal(b, &r)
 }
 
 // WriteJSON stores results.

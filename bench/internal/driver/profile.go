@@ -53,11 +53,14 @@ func (d *Driver) setProfile(key, path string) {
 	d.profiles[key] = path
 }
 
+// recursionSuffix is callgrind's mark of a recursion level (f'2).
+var recursionSuffix = regexp.MustCompile(`'\d+$`)
+
 var annRe = regexp.MustCompile(`^\s*([\d,]+)\s+(?:\([^)]*\)\s+)?(\S.*)$`)
 
 // annotate returns self instructions per function of a callgrind output.
 func annotate(path string) (map[string]int64, error) {
-	out, err := exec.Command("callgrind_annotate", "--threshold=100", "--inclusive=no", path).Output()
+	out, err := exec.Command("callgrind_annotate", "--threshold=100", "--inclusive=no", "--auto=no", path).Output()
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +71,13 @@ func annotate(path string) (map[string]int64, error) {
 			started = true
 			continue
 		}
-		if !started {
+		if !started || strings.HasPrefix(l, "---") {
+			continue
+		}
+		if strings.TrimSpace(l) == "" {
+			if len(m) > 0 {
+				break // end of the function table
+			}
 			continue
 		}
 		sm := annRe.FindStringSubmatch(l)
@@ -86,6 +95,7 @@ func annotate(path string) (map[string]int64, error) {
 		if i := strings.LastIndex(fn, ":"); i >= 0 {
 			fn = fn[i+1:]
 		}
+		fn = recursionSuffix.ReplaceAllString(fn, "")
 		m[fn] += v
 	}
 	return m, nil

@@ -16,6 +16,7 @@ type ReportOptions struct {
 	ChartsDir string // directory for SVG files ("" = no charts)
 	ChartsRel string // ChartsDir as seen from the report's directory
 	Command   string // the command that produced the results
+	Notes     string // Markdown placed after the method section
 }
 
 type report struct {
@@ -38,6 +39,13 @@ func WriteReport(r *Results, o ReportOptions) error {
 		}
 	}
 	rp.header()
+	if o.Notes != "" {
+		rp.p("## Notes on this run")
+		rp.p("")
+		rp.p("%s", strings.TrimSpace(o.Notes))
+		rp.p("")
+	}
+	rp.targets()
 	rp.summary()
 	rp.callgrind()
 	rp.isolated()
@@ -209,6 +217,118 @@ func (rp *report) summary() {
 		cells = append(cells, rp.maxOver("echo", "echo", l, "allocs"))
 		cells = append(cells, rp.maxOver("handshake", "server", l, "allocs"))
 		rp.p("| %s | %s |", l, strings.Join(cells, " | "))
+	}
+	rp.p("")
+}
+
+// targets checks the project's performance targets for ws.
+func (rp *report) targets() {
+	if rp.sub == "" {
+		return
+	}
+	ix := rp.ix
+	rp.p("## Targets")
+	rp.p("")
+	rp.p("| target | measured | met? |")
+	rp.p("|---|---|---|")
+	ok := func(b bool) string {
+		if b {
+			return "yes"
+		}
+		return "**no**"
+	}
+	for _, t := range []struct {
+		sc    string
+		label string
+		limit float64
+	}{{"c2s", "instructions/msg client→server ≤ 1.5× raw (geomean over sizes)", 1.5}, {"s2c", "instructions/msg server→client ≤ 1.1× raw (geomean over sizes)", 1.1}} {
+		sizes := rp.sizesOf("callgrind", t.sc)
+		if len(sizes) == 0 {
+			continue
+		}
+		med, per := ix.sizeRatios("callgrind", t.sc, sizes, "ws", "raw", "ir")
+		if len(per) == 0 {
+			continue
+		}
+		var worst []string
+		for _, size := range sizes {
+			if r := ix.ratios("callgrind", t.sc, size, "ws", "raw", "ir"); len(r) > 0 {
+				worst = append(worst, fmt.Sprintf("%s %.2f×", sizeName(size), median(r)))
+			}
+		}
+		var small []int
+		for _, size := range sizes {
+			if size <= 1<<10 {
+				small = append(small, size)
+			}
+		}
+		smed, _ := ix.sizeRatios("callgrind", t.sc, small, "ws", "raw", "ir")
+		rp.p("| %s | %s (≤ 1 KiB only: %.2f×; per size: %s) | %s |", t.label, fmtRatio(med, per), smed, strings.Join(worst, ", "), ok(med <= t.limit))
+	}
+	micro := map[string]MicroRow{}
+	for _, m := range rp.r.Micro {
+		micro[m.Name] = m
+	}
+	// Zero allocations per message: the in-memory benchmarks are exact.
+	var allocCells []string
+	zero := true
+	for _, kind := range []string{"Send", "Recv"} {
+		for _, role := range []string{"client", "server"} {
+			hi := -1.0
+			for _, size := range rp.r.Sizes {
+				if m, ok := micro[fmt.Sprintf("%s/ws/%s/%d", kind, role, size)]; ok && m.Allocs > hi {
+					hi = m.Allocs
+				}
+			}
+			if hi >= 0 {
+				allocCells = append(allocCells, fmt.Sprintf("%s %s %.0f", role, strings.ToLower(kind), hi))
+				zero = zero && hi == 0
+			}
+		}
+	}
+	if len(allocCells) > 0 {
+		rp.p("| 0 allocations per message both sides (in-memory testing.B, worst size) | %s | %s |", strings.Join(allocCells, ", "), ok(zero))
+	} else {
+		hi := 0.0
+		for _, sc := range []string{"client-send", "server-recv", "server-send", "client-recv"} {
+			for _, size := range rp.sizesOf("isolated", sc) {
+				if v, ok := ix.med("isolated", sc, size, "ws", "allocs"); ok && v > hi {
+					hi = v
+				}
+			}
+		}
+		if len(rp.sizesOf("isolated", "client-send")) > 0 {
+			rp.p("| 0 allocations per message both sides (isolated runs, worst) | %.3f | %s |", hi, ok(hi < 0.01))
+		}
+	}
+	if v, okv := ix.med("handshake", "server", 0, "ws", "msgs_per_s"); okv {
+		best, bestLib := 0.0, ""
+		for _, l := range rp.r.Libs {
+			if l == "ws" || l == "raw" {
+				continue
+			}
+			if x, ok := ix.med("handshake", "server", 0, l, "msgs_per_s"); ok && x > best {
+				best, bestLib = x, l
+			}
+		}
+		if best > 0 {
+			rs := ix.ratios("handshake", "server", 0, "ws", bestLib, "msgs_per_s")
+			rp.p("| handshakes/s ≥ 1.3× best peer | %s/s vs %s %s/s: %s | %s |", human(v), bestLib, human(best), fmtRatio(median(rs), rs), ok(median(rs) >= 1.3))
+		}
+		a, _ := ix.med("handshake", "server", 0, "ws", "allocs")
+		floor, _ := ix.med("handshake", "server", 0, "raw", "allocs")
+		cell := fmt.Sprintf("%.1f per accepted connection (raw accept+close floor %.1f, so %.1f for the upgrade)", a, floor, a-floor)
+		pass := a-floor <= 5
+		if m, ok := micro["Handshake/ws/server"]; ok {
+			cell += fmt.Sprintf("; in memory %.0f allocs, %.0f B", m.Allocs, m.BOp)
+			pass = m.Allocs <= 5
+		}
+		rp.p("| ≤ 5 server allocations per handshake | %s | %s |", cell, ok(pass))
+	}
+	if v, okv := ix.med("idle", "server", 0, "ws", "rss"); okv {
+		h, _ := ix.med("idle", "server", 0, "ws", "heap")
+		st, _ := ix.med("idle", "server", 0, "ws", "stack")
+		rp.p("| idle memory ≤ 4 KiB RSS per connection | %.0f B RSS (heap %.0f B, stack %.0f B) | %s |", v, h, st, ok(v <= 4096))
 	}
 	rp.p("")
 }

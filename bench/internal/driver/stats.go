@@ -85,7 +85,19 @@ func (ix index) sizeRatios(bench, sc string, sizes []int, a, b, metric string) (
 		perRep = append(perRep, geomean(byRep[rep]))
 	}
 	if len(perRep) == 0 {
-		return 0, nil
+		// No repetition measured every size (a partial run): fall back
+		// to the geometric mean of the per-size median ratios.
+		var per []float64
+		for _, size := range sizes {
+			if r := ix.ratios(bench, sc, size, a, b, metric); len(r) > 0 && median(r) > 0 {
+				per = append(per, median(r))
+			}
+		}
+		if len(per) == 0 {
+			return 0, nil
+		}
+		g := geomean(per)
+		return g, []float64{g}
 	}
 	return median(perRep), perRep
 }

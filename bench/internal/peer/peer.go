@@ -391,6 +391,12 @@ func runHandshake(lib libs.Lib, a Args, r *Report) error {
 		if n == 0 {
 			m.start()
 		}
+		if lib.Raw {
+			// The floor: accept and close, nothing else.
+			u.Close()
+			n++
+			continue
+		}
 		c, err := attach(lib, "server", u, a)
 		if err != nil {
 			u.Close()
