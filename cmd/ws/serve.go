@@ -1,0 +1,350 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/dillgo/ws"
+)
+
+const serveDoc = `
+Usage: ws serve [flags]
+
+Runs a WebSocket server on -addr and prints the URL it listens on. Every
+path accepts WebSocket upgrades; other HTTP requests get the demo page
+(connect, send, see the echo and its round-trip time) or, with --static,
+the files of a directory.
+
+Modes (one of):
+  --echo        send every message back to its sender (the default)
+  --broadcast   send every message to every other client; each client has
+                a bounded send queue and is dropped when it falls behind
+  --exec CMD    bridge each connection to a new "sh -c CMD": every message
+                is a line on its stdin, every line of its stdout a message
+
+--nohttp serves the raw protocol on TCP with no HTTP handshake (WS_NOHTTP;
+connect with "ws dial --nohttp ADDR"). Connection logs go to stderr with -v.
+On SIGINT or SIGTERM, clients get close 1001 (going away).
+
+Examples:
+  ws serve -addr 127.0.0.1:8080
+  ws serve --broadcast -v
+  ws serve --exec 'tr a-z A-Z'
+  ws serve --static ./public --cert cert.pem --key key.pem
+`
+
+type serveOpts struct {
+	addr         string
+	echo         bool
+	broadcast    bool
+	exec         string
+	static       string
+	cert, key    string
+	nohttp       bool
+	subprotocols listFlag
+	origins      listFlag
+	verbose      bool
+	compress     bool
+	queue        int
+}
+
+func runServe(e *env, args []string) int {
+	var o serveOpts
+	fs := newFlags(e, "serve", serveDoc)
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen on `host:port` (port 0 picks a free one)")
+	fs.BoolVar(&o.echo, "echo", false, "echo mode (the default)")
+	fs.BoolVar(&o.broadcast, "broadcast", false, "broadcast mode: every message to every other client")
+	fs.StringVar(&o.exec, "exec", "", "exec mode: bridge each connection to `CMD`'s stdin and stdout, line by line")
+	fs.IntVar(&o.queue, "queue", 64, "broadcast: messages queued per client before it is dropped")
+	fs.StringVar(&o.static, "static", "", "serve the files of `DIR` at / instead of the demo page")
+	fs.StringVar(&o.cert, "cert", "", "TLS certificate `FILE` (PEM); with --key, serve wss:// and https://")
+	fs.StringVar(&o.key, "key", "", "TLS private key `FILE` (PEM)")
+	fs.BoolVar(&o.nohttp, "nohttp", false, "raw WebSocket on TCP without the HTTP handshake")
+	fs.Var(&o.subprotocols, "subprotocol", "accept subprotocol `NAME` (repeatable, by preference)")
+	fs.Var(&o.origins, "origin", "also accept browser requests from `ORIGIN` (repeatable; scheme://host[:port] or *.domain)")
+	fs.BoolVar(&o.compress, "compress", compressionAvailable, "offer permessage-deflate")
+	fs.BoolVar(&o.verbose, "v", false, "log connections to stderr")
+	pos, err := parseArgs(e, fs, args)
+	if err != nil {
+		return parseExit(err)
+	}
+	if len(pos) > 0 {
+		return fs.usageError(e, fmt.Errorf("unexpected argument %q", pos[0]))
+	}
+	srv, err := newServer(e, &o)
+	if err != nil {
+		return fail(e, "serve", exitUsage, err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := srv.run(ctx, e); err != nil {
+		return fail(e, "serve", exitUsage, err)
+	}
+	return exitOK
+}
+
+// server holds what every connection of ws serve shares.
+type server struct {
+	o      *serveOpts
+	cfg    *ws.Config
+	tls    *tls.Config
+	log    *slog.Logger
+	handle handler
+	files  http.Handler
+	wg     sync.WaitGroup
+}
+
+// handler runs one connection until it ends and closes it. When ctx ends
+// (shutdown) it closes with 1001.
+type handler func(ctx context.Context, c *ws.Conn, log *slog.Logger) error
+
+func newServer(e *env, o *serveOpts) (*server, error) {
+	s := &server{o: o, cfg: &ws.Config{Subprotocols: o.subprotocols}}
+	level := slog.LevelWarn
+	if o.verbose {
+		level = slog.LevelInfo
+	}
+	s.log = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	if len(o.origins) > 0 {
+		s.cfg.CheckOrigin = ws.AllowOrigins(o.origins...)
+	}
+	if o.compress {
+		if err := setCompression(s.cfg); err != nil {
+			return nil, fmt.Errorf("--compress: %w", err)
+		}
+	}
+	modes := 0
+	for _, on := range []bool{o.echo, o.broadcast, o.exec != ""} {
+		if on {
+			modes++
+		}
+	}
+	switch {
+	case modes > 1:
+		return nil, errors.New("--echo, --broadcast and --exec exclude each other")
+	case o.broadcast:
+		if o.queue < 1 {
+			return nil, errors.New("--queue must be at least 1")
+		}
+		s.handle = newHub(o.queue).handle
+	case o.exec != "":
+		s.handle = execBridge(o.exec)
+	default:
+		s.handle = echo
+	}
+	if (o.cert == "") != (o.key == "") {
+		return nil, errors.New("--cert and --key go together")
+	}
+	if o.cert != "" {
+		if o.nohttp {
+			return nil, errors.New("--nohttp serves plain TCP; it does not combine with --cert")
+		}
+		pair, err := tls.LoadX509KeyPair(o.cert, o.key)
+		if err != nil {
+			return nil, err
+		}
+		s.tls = &tls.Config{Certificates: []tls.Certificate{pair}, NextProtos: []string{"http/1.1"}}
+	}
+	if o.nohttp && o.static != "" {
+		return nil, errors.New("--nohttp serves no HTTP; it does not combine with --static")
+	}
+	s.files = http.FileServerFS(demoFiles())
+	if o.static != "" {
+		if fi, err := os.Stat(o.static); err != nil {
+			return nil, err
+		} else if !fi.IsDir() {
+			return nil, fmt.Errorf("--static %s: not a directory", o.static)
+		}
+		s.files = http.FileServer(http.Dir(o.static))
+	}
+	return s, nil
+}
+
+//go:embed demo
+var demoFS embed.FS
+
+func demoFiles() fs.FS {
+	sub, err := fs.Sub(demoFS, "demo")
+	if err != nil {
+		panic(err) // the embedded tree is fixed at build time
+	}
+	return sub
+}
+
+// run listens, prints the URL and serves until ctx ends, then closes
+// every connection with 1001 and waits for them (bounded).
+func (s *server) run(ctx context.Context, e *env) error {
+	ln, err := net.Listen("tcp", s.o.addr)
+	if err != nil {
+		return err
+	}
+	if s.tls != nil {
+		ln = tls.NewListener(ln, s.tls)
+	}
+	fmt.Fprintln(e.stdout, s.banner(ln.Addr().String()))
+	connCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	var serveErr error
+	done := make(chan struct{})
+	var hs *http.Server
+	go func() {
+		defer close(done)
+		if s.o.nohttp {
+			serveErr = s.serveRaw(connCtx, ln)
+			return
+		}
+		hs = &http.Server{
+			Handler:           s.httpHandler(connCtx),
+			ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		}
+		serveErr = hs.Serve(ln)
+	}()
+	select {
+	case <-done:
+		return serveErr
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down")
+	ln.Close()
+	<-done
+	if hs != nil {
+		sctx, scancel := context.WithTimeout(context.Background(), 2*time.Second)
+		hs.Shutdown(sctx)
+		scancel()
+	}
+	cancel()
+	return s.wait(5 * time.Second)
+}
+
+func (s *server) wait(d time.Duration) error {
+	all := make(chan struct{})
+	go func() { s.wg.Wait(); close(all) }()
+	select {
+	case <-all:
+		return nil
+	case <-time.After(d):
+		return errors.New("connections still open after close 1001; exiting")
+	}
+}
+
+func (s *server) banner(addr string) string {
+	if s.o.nohttp {
+		return fmt.Sprintf("listening on tcp://%s (raw WebSocket without HTTP: ws dial --nohttp %s)", addr, addr)
+	}
+	wsScheme, httpScheme := "ws", "http"
+	if s.tls != nil {
+		wsScheme, httpScheme = "wss", "https"
+	}
+	what := "demo page"
+	if s.o.static != "" {
+		what = "files of " + s.o.static
+	}
+	return fmt.Sprintf("listening on %s://%s/ (%s: %s://%s/)", wsScheme, addr, what, httpScheme, addr)
+}
+
+// httpHandler upgrades WebSocket requests on every path and serves the
+// demo page or static files otherwise.
+func (s *server) httpHandler(ctx context.Context) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !headerHas(r.Header, "Upgrade", "websocket") {
+			s.files.ServeHTTP(w, r)
+			return
+		}
+		if ctx.Err() != nil {
+			http.Error(w, "shutting down", http.StatusServiceUnavailable)
+			return
+		}
+		c, err := s.cfg.Upgrade(w, r, ws.Text)
+		if err != nil {
+			s.log.Info("upgrade refused", "remote", r.RemoteAddr, "err", err)
+			return
+		}
+		s.session(ctx, c)
+	})
+}
+
+// serveRaw accepts TCP connections and attaches with NoHTTP.
+func (s *server) serveRaw(ctx context.Context, ln net.Listener) error {
+	for {
+		u, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return err
+		}
+		go func() {
+			c, err := s.cfg.AttachServer(ctx, u, ws.Text|ws.NoHTTP)
+			if err != nil {
+				s.log.Info("attach failed", "remote", u.RemoteAddr(), "err", err)
+				return
+			}
+			s.session(ctx, c)
+		}()
+	}
+}
+
+func (s *server) session(ctx context.Context, c *ws.Conn) {
+	s.wg.Add(1)
+	defer s.wg.Done()
+	log := s.log.With("remote", c.Underlying().RemoteAddr().String())
+	log.Info("connected", "resource", c.Resource(), "subprotocol", c.Subprotocol())
+	if err := s.handle(ctx, c, log); err != nil {
+		log.Info("disconnected", "err", err)
+		return
+	}
+	log.Info("disconnected")
+}
+
+func headerHas(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// finish ends a connection after its receive loop stopped with err: it
+// answers the peer's close, sends 1001 on shutdown, or closes at once on
+// a failure. It returns nil for a clean close.
+func finish(ctx context.Context, c *ws.Conn, err error) error {
+	var ce ws.CloseError
+	switch {
+	case errors.As(err, &ce):
+		return detach(c, ce.Code, "")
+	case ctx.Err() != nil && errors.Is(err, ws.ErrCanceled):
+		return detach(c, ws.StatusGoingAway, "server shutting down")
+	}
+	c.Close()
+	return err
+}
+
+// detach completes the closing handshake (bounded) and closes the
+// connection.
+func detach(c *ws.Conn, code ws.StatusCode, reason string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	u, err := c.Detach(ctx, code, reason)
+	if err != nil {
+		c.Close()
+		return err
+	}
+	return u.Close()
+}
