@@ -41,6 +41,7 @@ type T struct {
 	closeBuilt bool     // a close frame of ours has been encoded
 	afterClose [][]byte // payloads of data frames we sent after our close
 	barrierSeq int
+	lastClose  int           // code of the peer's last close frame (0: none or no status)
 	allowRsv   atomic.Uint32 // RSV bits a negotiated extension lets the peer set
 
 	addr string // ModeServer: the server's host:port
@@ -168,11 +169,16 @@ func (t *T) Build(fs ...Frame) []byte {
 		case t.closeBuilt && !IsControl(f.Op) && len(f.Payload) > 0:
 			t.afterClose = append(t.afterClose, f.Payload)
 		}
-		if (f.Op == OpText && t.opts.OnlyType == "binary") || (f.Op == OpBinary && t.opts.OnlyType == "text") {
-			t.sentOther = true
-		}
+		t.noteType(f.Op)
 	}
 	return b
+}
+
+// noteType records that a message of type op is being sent, for OnlyType peers.
+func (t *T) noteType(op byte) {
+	if (op == OpText && t.opts.OnlyType == "binary") || (op == OpBinary && t.opts.OnlyType == "text") {
+		t.sentOther = true
+	}
 }
 
 // Write writes raw bytes in one call.
@@ -452,6 +458,7 @@ func (t *T) refusedType(ev Event) bool {
 }
 
 func (t *T) checkCode(ev Event, codes []int) {
+	t.lastClose = ev.Code
 	if t.refusedType(ev) {
 		return
 	}
