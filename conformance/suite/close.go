@@ -182,4 +182,3 @@ func (t *T) awaitFail(until time.Time, codes []int) bool {
 	}
 	return true
 }
-
