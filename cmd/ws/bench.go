@@ -161,7 +161,7 @@ func (b *bench) dial(e *env) ([]*ws.Conn, int) {
 			for _, c := range conns {
 				c.Close()
 			}
-			code := fail(e, "bench", exitHandshake, libError("dial", err))
+			code := fail(e, "bench", exitHandshake, libError(err))
 			if resp != nil {
 				fmt.Fprintf(e.stderr, "ws: bench: server answered %s %s\n", resp.Proto, resp.Status)
 			}
@@ -345,7 +345,7 @@ func (b *bench) result(hists []*histogram, errs []error, elapsed time.Duration) 
 	for _, err := range errs {
 		if err != nil {
 			if r.Errors == 0 {
-				r.FirstError = libError("bench", err).Error()
+				r.FirstError = libError(err).Error()
 			}
 			r.Errors++
 		}

@@ -129,16 +129,16 @@ func connect(e *env, cfg *ws.Config, o *dialOpts, target string) (*ws.Conn, int)
 		}
 		c, err := cfg.AttachClient(ctx, u, ws.Text|ws.NoHTTP, "/", target)
 		if err != nil {
-			return nil, fail(e, "dial", exitHandshake, libError("dial", err))
+			return nil, fail(e, "dial", exitHandshake, libError(err))
 		}
 		return c, exitOK
 	}
 	c, resp, err := cfg.Dial(ctx, target, ws.Text)
 	if err != nil {
 		if errors.Is(err, ws.ErrInvalid) {
-			return nil, fail(e, "dial", exitUsage, libError("dial", err))
+			return nil, fail(e, "dial", exitUsage, libError(err))
 		}
-		code := fail(e, "dial", exitHandshake, libError("dial", err))
+		code := fail(e, "dial", exitHandshake, libError(err))
 		if resp != nil {
 			fmt.Fprintf(e.stderr, "ws: dial: server answered %s %s\n", resp.Proto, resp.Status)
 		}
@@ -147,11 +147,14 @@ func connect(e *env, cfg *ws.Config, o *dialOpts, target string) (*ws.Conn, int)
 	return c, exitOK
 }
 
-// libError drops the "ws: op: " prefix the library's errors carry, so that
-// ours read "ws: dial: detail" once.
-func libError(op string, err error) error {
+// libError drops the "ws: op: " prefix the library's errors carry, so
+// that ours read "ws: dial: detail" once.
+func libError(err error) error {
 	s := strings.TrimPrefix(err.Error(), "ws: ")
-	return errors.New(strings.TrimPrefix(s, op+": "))
+	if op, rest, ok := strings.Cut(s, ": "); ok && op != "" && strings.Trim(op, "abcdefghijklmnopqrstuvwxyz") == "" {
+		s = rest
+	}
+	return errors.New(s)
 }
 
 // dialer is one ws dial session.
@@ -293,9 +296,9 @@ func (d *dialer) ended(err error) int {
 	}
 	d.c.Close()
 	if errors.Is(err, ws.ErrProto) || errors.Is(err, ws.ErrMsgSize) {
-		return fail(d.e, "dial", exitProto, libError("recv", err))
+		return fail(d.e, "dial", exitProto, libError(err))
 	}
-	return fail(d.e, "dial", exitAbnormal, fmt.Errorf("connection lost: %w", libError("recv", err)))
+	return fail(d.e, "dial", exitAbnormal, fmt.Errorf("connection lost: %w", libError(err)))
 }
 
 // print writes a received message to stdout.
