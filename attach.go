@@ -121,7 +121,13 @@ func (cfg *Config) attach(ctx context.Context, op string, u net.Conn, flags Flag
 		rbuf:   st.rbuf[:],
 		wbuf:   st.wbuf[:],
 	}
-	return &st.c, nil
+	c := &st.c
+	if z := cfg.compression(); z != nil && flags&NoHTTP != 0 {
+		// No handshake: the options are the agreed parameters.
+		c.meta.deflate = z.agreed()
+		c.useDeflate(c.meta.deflate, z)
+	}
+	return c, nil
 }
 
 // attachUpgraded sets up a connection in st on u after a handshake done
@@ -138,7 +144,15 @@ func (cfg *Config) attachUpgraded(op string, u net.Conn, flags Flags, st *Storag
 	}
 	c.w = copy(c.rbuf, buffered)
 	c.meta = meta
+	c.useDeflate(meta.deflate, cfg.compression())
 	return c, nil
+}
+
+// useDeflate turns permessage-deflate on with the agreed parameters p.
+func (c *Conn) useDeflate(p *deflateParams, o *CompressionOptions) {
+	if p != nil {
+		c.pmd = newDeflateState(p, o, c.client)
+	}
 }
 
 // handshakeClient sends the upgrade request and checks the answer.
@@ -160,7 +174,12 @@ func (c *Conn) handshakeClient(ctx context.Context, cfg *Config, resource, host 
 	if err := newKey(&key); err != nil {
 		return &opError{kind: ErrConnReset, cause: err}
 	}
-	b := appendRequest(c.wbuf[:0], resource, host, key[:], offered, cfg)
+	z := cfg.compression()
+	ext := ""
+	if z != nil {
+		ext = z.offer()
+	}
+	b := appendRequest(c.wbuf[:0], resource, host, key[:], offered, ext, cfg)
 	b = append(b, "\r\n"...)
 	if err := c.writeHead(ctx, b); err != nil {
 		return err
@@ -177,8 +196,13 @@ func (c *Conn) handshakeClient(ctx context.Context, cfg *Config, resource, host 
 	if cerr != nil {
 		return &opError{kind: ErrProto, cause: cerr}
 	}
+	dp, derr := acceptedDeflate(z, resp.extValues)
+	if derr != nil {
+		return &opError{kind: ErrProto, cause: derr}
+	}
 	c.r = n
-	c.meta = connMeta{resource: resource, host: host, subprotocol: proto}
+	c.meta = connMeta{resource: resource, host: host, subprotocol: proto, deflate: dp}
+	c.useDeflate(dp, z)
 	return nil
 }
 
@@ -198,17 +222,22 @@ func (c *Conn) handshakeServer(ctx context.Context, cfg *Config) error {
 	if ref := checkRequest(&req, cfg); ref != nil {
 		return c.refuse(ctx, ref)
 	}
-	var proto string
+	var proto, ext string
 	if cfg != nil {
 		proto = pickSubprotocol(cfg.Subprotocols, req.protocols)
 	}
-	b := appendSwitching(c.wbuf[:0], req.key, proto, cfg)
+	dp := acceptDeflate(cfg.compression(), req.extensions)
+	if dp != nil {
+		ext = dp.response
+	}
+	b := appendSwitching(c.wbuf[:0], req.key, proto, ext, cfg)
 	b = append(b, "\r\n"...)
-	c.meta = connMeta{resource: string(req.target), host: string(req.host), subprotocol: proto}
+	c.meta = connMeta{resource: string(req.target), host: string(req.host), subprotocol: proto, deflate: dp}
 	if err := c.writeHead(ctx, b); err != nil {
 		return err
 	}
 	c.r = n
+	c.useDeflate(dp, cfg.compression())
 	return nil
 }
 

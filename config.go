@@ -49,6 +49,11 @@ type Config struct {
 	// see AllowOrigins.
 	CheckOrigin func(r *http.Request) bool
 
+	// Compression enables permessage-deflate (RFC 7692) when not nil: a
+	// client offers it, a server accepts a client's offer. With NoHTTP,
+	// both sides take the options as the agreed parameters.
+	Compression *CompressionOptions
+
 	// TLSConfig configures the TLS client of Dial for wss:// URLs (and an
 	// https:// proxy). It is cloned, never modified: an empty ServerName
 	// becomes the URL's host, and NextProtos is replaced by "http/1.1",
@@ -84,6 +89,13 @@ func (cfg *Config) maxMessage() int64 {
 		return 1<<63 - 1
 	}
 	return cfg.MaxMessageSize
+}
+
+func (cfg *Config) compression() *CompressionOptions {
+	if cfg == nil {
+		return nil
+	}
+	return cfg.Compression
 }
 
 func (cfg *Config) maxHeader() int {

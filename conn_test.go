@@ -50,7 +50,7 @@ func TestVectored(t *testing.T) {
 	cl, sv := wsPair(t, Text)
 	msg := pattern(70000)
 	parts := [][]byte{msg[:0], msg[:1], msg[1:3], msg[3:3], msg[3:40000], msg[40000:]}
-	go cl.SendV(ctx, Text, parts...)
+	defer async(t, func() error { return cl.SendV(ctx, Text, parts...) })()
 	a, b, c := make([]byte, 3), make([]byte, 5), make([]byte, 80000)
 	n, f, err := sv.RecvV(ctx, a, nil, b, c)
 	if err != nil || n != len(msg) || f != Text {
@@ -60,20 +60,23 @@ func TestVectored(t *testing.T) {
 	if !bytes.Equal(got, msg) {
 		t.Fatal("vectored payload differs")
 	}
-	go cl.MSendV(ctx, parts...)
+	wait := async(t, func() error { return cl.MSendV(ctx, parts...) })
 	n, err = sv.MRecvV(ctx, Skip(10), a, Skip(1000), c)
 	if err != nil || n != len(msg) || !bytes.Equal(a, msg[10:13]) || !bytes.Equal(c[:n-1013], msg[1013:]) {
 		t.Fatal(n, err)
 	}
-	go cl.MSend(ctx, msg)
+	wait()
+	wait = async(t, func() error { return cl.MSend(ctx, msg) })
 	if n, err = sv.MRecvV(ctx, Skip(MaxSkip)); err != nil || n != len(msg) {
 		t.Fatal(n, err)
 	}
-	go cl.MSend(ctx, msg)
+	wait()
+	wait = async(t, func() error { return cl.MSend(ctx, msg) })
 	n, err = sv.MRecvV(ctx, Skip(100), c)
 	if err != nil || n != len(msg) || !bytes.Equal(c[:n-100], msg[100:]) {
 		t.Fatal(n, err)
 	}
+	wait()
 	if _, _, err := sv.RecvV(ctx, Skip(-1)); !errors.Is(err, ErrInvalid) {
 		t.Fatal(err)
 	}
@@ -218,9 +221,15 @@ func TestClientWritesWholeFrames(t *testing.T) {
 	for _, n := range []int{1000, 200000} {
 		msg := pattern(n)
 		orig := append([]byte(nil), msg...)
+		wc.mu.Lock()
 		wc.writes = 0
-		go c.Send(context.Background(), Binary, msg)
+		wc.mu.Unlock()
+		errc := make(chan error, 1)
+		go func() { errc <- c.Send(context.Background(), Binary, msg) }()
 		h, got := p.read()
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
 		if !h.masked || !bytes.Equal(got, orig) {
 			t.Fatal("payload garbled")
 		}
@@ -521,7 +530,7 @@ func TestCancel(t *testing.T) {
 // WS_NOHTTP).
 func TestNoHTTP(t *testing.T) {
 	cl, sv := wsPair(t, NoHTTP|Text)
-	go cl.MSend(context.Background(), []byte("no http"))
+	defer async(t, func() error { return cl.MSend(context.Background(), []byte("no http")) })()
 	buf := make([]byte, 16)
 	n, err := sv.MRecv(context.Background(), buf)
 	if err != nil || string(buf[:n]) != "no http" || sv.Resource() != "" {

@@ -85,7 +85,7 @@ func (cfg *Config) Dial(ctx context.Context, url string, flags Flags) (*Conn, *h
 		stop = context.AfterFunc(ctx, func() { raw.SetDeadline(aLongTimeAgo) })
 	}
 	u := raw
-	resp, buffered, proto, err := cfg.handshake(ctx, &u, t, proxy)
+	resp, buffered, meta, err := cfg.handshake(ctx, &u, t, proxy)
 	if !stop() && err == nil { // ctx ended: the deadline may have moved
 		err = &opError{kind: ctxKind(ctx, ctx.Err())}
 	}
@@ -94,7 +94,7 @@ func (cfg *Config) Dial(ctx context.Context, url string, flags Flags) (*Conn, *h
 		return nil, resp, withOp(op, err)
 	}
 	raw.SetDeadline(time.Time{})
-	meta := connMeta{resource: t.resource, host: t.host, subprotocol: proto}
+	meta.resource, meta.host = t.resource, t.host
 	c, err := cfg.attachUpgraded(op, u, flags, new(Storage), true, buffered, meta)
 	return c, resp, err
 }
@@ -262,20 +262,20 @@ func (cfg *Config) connect(ctx context.Context, t *target, p *url.URL) (net.Conn
 // the TLS connection for wss), the proxy's CONNECT if there is a proxy,
 // the TLS handshake and the upgrade. It returns the server's response, the
 // bytes read past its head and the agreed subprotocol.
-func (cfg *Config) handshake(ctx context.Context, u *net.Conn, t *target, p *url.URL) (*http.Response, []byte, string, error) {
+func (cfg *Config) handshake(ctx context.Context, u *net.Conn, t *target, p *url.URL) (*http.Response, []byte, connMeta, error) {
 	if p != nil {
 		if p.Scheme == "https" {
 			if err := cfg.startTLS(ctx, u, p.Hostname(), true); err != nil {
-				return nil, nil, "", err
+				return nil, nil, connMeta{}, err
 			}
 		}
 		if resp, err := cfg.tunnel(ctx, *u, t, p); err != nil {
-			return resp, nil, "", err
+			return resp, nil, connMeta{}, err
 		}
 	}
 	if t.tls {
 		if err := cfg.startTLS(ctx, u, t.hostname, false); err != nil {
-			return nil, nil, "", err
+			return nil, nil, connMeta{}, err
 		}
 	}
 	return cfg.upgrade(ctx, *u, t)
@@ -351,36 +351,41 @@ func (cfg *Config) tunnel(ctx context.Context, u net.Conn, t *target, p *url.URL
 }
 
 // upgrade sends the upgrade request on u and checks the answer.
-func (cfg *Config) upgrade(ctx context.Context, u net.Conn, t *target) (*http.Response, []byte, string, error) {
+func (cfg *Config) upgrade(ctx context.Context, u net.Conn, t *target) (*http.Response, []byte, connMeta, error) {
 	var key [24]byte
 	if err := newKey(&key); err != nil {
-		return nil, nil, "", &opError{kind: ErrConnReset, cause: err}
+		return nil, nil, connMeta{}, &opError{kind: ErrConnReset, cause: err}
 	}
 	var offered []string
+	var z *CompressionOptions
+	ext := ""
 	if cfg != nil {
-		offered = cfg.Subprotocols
+		offered, z = cfg.Subprotocols, cfg.Compression
 	}
-	b := appendRequest(make([]byte, 0, 512), t.resource, t.host, key[:], offered, nil)
+	if z != nil {
+		ext = z.offer()
+	}
+	b := appendRequest(make([]byte, 0, 512), t.resource, t.host, key[:], offered, ext, nil)
 	b = appendFields(b, t.header)
 	b = append(b, "\r\n"...)
 	if _, err := u.Write(b); err != nil {
-		return nil, nil, "", ioError(ctx, err)
+		return nil, nil, connMeta{}, ioError(ctx, err)
 	}
 	head, rest, err := readHead(ctx, u, cfg.maxHeader())
 	if err != nil {
-		return nil, nil, "", err
+		return nil, nil, connMeta{}, err
 	}
 	resp, herr := http.ReadResponse(bufio.NewReader(bytes.NewReader(head)), t.request(ctx))
 	var r response
 	if herr != nil || !parseResponse(head, &r) {
-		return resp, nil, "", &opError{kind: ErrProto, cause: detail("malformed handshake response")}
+		return resp, nil, connMeta{}, &opError{kind: ErrProto, cause: detail("malformed handshake response")}
 	}
 	if r.code == http.StatusSwitchingProtocols {
 		resp.Body = http.NoBody
 	} else {
 		readBody(resp, head, rest, u)
 		if loc := resp.Header.Get("Location"); r.code/100 == 3 && loc != "" {
-			return resp, nil, "", &opError{kind: ErrProto, cause: detail("server answered " + resp.Status +
+			return resp, nil, connMeta{}, &opError{kind: ErrProto, cause: detail("server answered " + resp.Status +
 				", redirecting to " + strconv.Quote(loc) + "; redirects are not followed")}
 		}
 	}
@@ -390,9 +395,13 @@ func (cfg *Config) upgrade(ctx context.Context, u net.Conn, t *target) (*http.Re
 	}
 	proto, cerr := checkResponse(&r, key[:], offered)
 	if cerr != nil {
-		return resp, nil, "", &opError{kind: ErrProto, cause: cerr}
+		return resp, nil, connMeta{}, &opError{kind: ErrProto, cause: cerr}
 	}
-	return resp, rest, proto, nil
+	dp, derr := acceptedDeflate(z, r.extValues)
+	if derr != nil {
+		return resp, nil, connMeta{}, &opError{kind: ErrProto, cause: derr}
+	}
+	return resp, rest, connMeta{subprotocol: proto, deflate: dp}, nil
 }
 
 // readHead reads an HTTP head from u, up to limit bytes; it returns the

@@ -122,6 +122,7 @@ var (
 	errBadReason     = &wireError{StatusInvalidFramePayloadData, ErrProto, "invalid UTF-8 in close reason"}
 	errTooBig        = &wireError{StatusMessageTooBig, ErrMsgSize, "message exceeds the size limit"}
 	errRSV1          = protoErr("RSV1 set on a continuation or control frame")
+	errBadDeflate    = &wireError{StatusInvalidFramePayloadData, ErrProto, "invalid compressed data"}
 	errDoesNotFit    = detail("message does not fit the buffers; it was discarded")
 	errWrongType     = detail("message type differs from the socket type; the message stays queued")
 	errEOF           = detail("connection closed without a close frame")

@@ -136,6 +136,7 @@ type request struct {
 	upgrade, connection   bool
 	keys, hosts           int
 	protocols             [][]byte // Sec-WebSocket-Protocol values, in order
+	extensions            [][]byte // Sec-WebSocket-Extensions values, in order
 	head                  []byte
 }
 
@@ -175,6 +176,8 @@ func parseRequest(head []byte, r *request) bool {
 			r.origin = v
 		case nameIs(name, "Sec-WebSocket-Protocol"):
 			r.protocols = append(r.protocols, v)
+		case nameIs(name, "Sec-WebSocket-Extensions"):
+			r.extensions = append(r.extensions, v)
 		}
 		return true
 	})
@@ -340,6 +343,7 @@ type response struct {
 	protocol   []byte
 	protocols  int
 	extensions bool
+	extValues  [][]byte
 }
 
 // parseResponse parses a response head (RFC 6455 §4.1, RFC 7230 §3.1.2).
@@ -378,6 +382,7 @@ func parseResponse(head []byte, r *response) bool {
 			r.protocols++
 		case nameIs(name, "Sec-WebSocket-Extensions"):
 			r.extensions = r.extensions || len(v) > 0
+			r.extValues = append(r.extValues, v)
 		}
 		return true
 	})
@@ -395,8 +400,6 @@ func checkResponse(r *response, key []byte, offered []string) (string, error) {
 		return "", detail("response Connection lacks upgrade")
 	case r.accepts != 1:
 		return "", detail("missing or repeated Sec-WebSocket-Accept")
-	case r.extensions:
-		return "", detail("server accepted an extension that was not offered")
 	case r.protocols > 1:
 		return "", detail("repeated Sec-WebSocket-Protocol")
 	}
@@ -444,7 +447,7 @@ func validFieldValue[T string | []byte](s T) bool {
 // appendRequest appends the head of an upgrade request for resource on
 // host with key, offering the subprotocols offered, and cfg.Header's
 // fields, without the blank line that ends the head.
-func appendRequest(b []byte, resource, host string, key []byte, offered []string, cfg *Config) []byte {
+func appendRequest(b []byte, resource, host string, key []byte, offered []string, ext string, cfg *Config) []byte {
 	b = append(b, "GET "...)
 	b = append(b, resource...)
 	b = append(b, " HTTP/1.1\r\nHost: "...)
@@ -462,13 +465,18 @@ func appendRequest(b []byte, resource, host string, key []byte, offered []string
 		}
 		b = append(b, "\r\n"...)
 	}
+	if ext != "" {
+		b = append(b, "Sec-WebSocket-Extensions: "...)
+		b = append(b, ext...)
+		b = append(b, "\r\n"...)
+	}
 	return appendHeader(b, cfg)
 }
 
 // appendSwitching appends the head of a 101 answer to a request with key
 // that agrees on proto ("" for none), with cfg.Header's fields, without
 // the blank line that ends the head.
-func appendSwitching(b []byte, key []byte, proto string, cfg *Config) []byte {
+func appendSwitching(b []byte, key []byte, proto, ext string, cfg *Config) []byte {
 	var accept [28]byte
 	acceptKey(&accept, key)
 	b = append(b, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
@@ -477,6 +485,11 @@ func appendSwitching(b []byte, key []byte, proto string, cfg *Config) []byte {
 	if proto != "" {
 		b = append(b, "Sec-WebSocket-Protocol: "...)
 		b = append(b, proto...)
+		b = append(b, "\r\n"...)
+	}
+	if ext != "" {
+		b = append(b, "Sec-WebSocket-Extensions: "...)
+		b = append(b, ext...)
 		b = append(b, "\r\n"...)
 	}
 	return appendHeader(b, cfg)

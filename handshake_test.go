@@ -567,6 +567,9 @@ func TestCheckResponse_RFC6455_4_1(t *testing.T) {
 				t.Fatal("malformed")
 			}
 			proto, err := checkResponse(&r, []byte(rfcKey), tt.offered)
+			if err == nil { // the client's extension check (no compression offered)
+				_, err = acceptedDeflate(nil, r.extValues)
+			}
 			if (err != nil) != tt.fail {
 				t.Fatalf("err = %v, want failure %v", err, tt.fail)
 			}
@@ -655,6 +658,11 @@ func FuzzParseResponse(f *testing.F) {
 		}
 		for _, offered := range [][]string{nil, {"chat", "superchat"}} {
 			proto, err := checkResponse(&r, []byte(rfcKey), offered)
+			if err == nil {
+				if _, err = acceptedDeflate(nil, r.extValues); err != nil {
+					proto = ""
+				}
+			}
 			if err != nil {
 				if proto != "" {
 					t.Fatalf("subprotocol %q with error %v", proto, err)

@@ -249,3 +249,16 @@ func withTimeout(t testing.TB, d time.Duration) context.Context {
 }
 
 func newReader(c net.Conn) *bufio.Reader { return bufio.NewReader(c) }
+
+// async runs f in a goroutine; the function it returns waits for f and
+// fails the test if f failed.
+func async(t testing.TB, f func() error) func() {
+	errc := make(chan error, 1)
+	go func() { errc <- f() }()
+	return func() {
+		t.Helper()
+		if err := <-errc; err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -66,9 +66,13 @@ func (cfg *Config) Upgrade(w http.ResponseWriter, r *http.Request, flags Flags) 
 		refuseHTTP(w, ref)
 		return nil, newError(op, ErrProto, ref)
 	}
-	var proto string
+	var proto, ext string
+	var dp *deflateParams
 	if cfg != nil {
 		proto = pickSubprotocol(cfg.Subprotocols, req.protocols)
+		if dp = acceptDeflate(cfg.Compression, req.extensions); dp != nil {
+			ext = dp.response
+		}
 	}
 	extra := w.Header()
 	u, brw, err := http.NewResponseController(w).Hijack()
@@ -80,7 +84,7 @@ func (cfg *Config) Upgrade(w http.ResponseWriter, r *http.Request, flags Flags) 
 	if n := brw.Reader.Buffered(); n > 0 {
 		buffered, _ = brw.Reader.Peek(n)
 	}
-	b := appendSwitching(make([]byte, 0, 256), req.key, proto, nil)
+	b := appendSwitching(make([]byte, 0, 256), req.key, proto, ext, nil)
 	b = appendFields(b, extra)
 	if cfg != nil {
 		b = appendFields(b, cfg.Header)
@@ -90,7 +94,7 @@ func (cfg *Config) Upgrade(w http.ResponseWriter, r *http.Request, flags Flags) 
 		u.Close()
 		return nil, newError(op, ErrConnReset, err)
 	}
-	meta := connMeta{resource: r.RequestURI, host: r.Host, subprotocol: proto}
+	meta := connMeta{resource: r.RequestURI, host: r.Host, subprotocol: proto, deflate: dp}
 	return cfg.attachUpgraded(op, u, flags, new(Storage), false, buffered, meta)
 }
 
@@ -120,6 +124,9 @@ func upgradeRequest(r *http.Request) (*request, *refusal) {
 	}
 	for _, v := range h["Sec-Websocket-Protocol"] {
 		req.protocols = append(req.protocols, []byte(v))
+	}
+	for _, v := range h["Sec-Websocket-Extensions"] {
+		req.extensions = append(req.extensions, []byte(v))
 	}
 	return req, nil
 }

@@ -229,9 +229,23 @@ func (c *Conn) deliver(p []byte) error {
 }
 
 // readPayload reads up to len(dst) bytes of the open message's payload
-// into dst and returns io.EOF after its last byte. With the read buffer
-// empty and much left to read, it reads straight into dst.
+// (decompressed if need be) into dst, checks them, and returns io.EOF
+// after the message's last byte.
 func (c *Conn) readPayload(dst []byte) (int, error) {
+	if c.msgZ {
+		return c.inflate(dst)
+	}
+	k, err := c.readRaw(dst)
+	if k > 0 {
+		return k, c.deliver(dst[:k])
+	}
+	return 0, err
+}
+
+// readRaw reads up to len(dst) bytes of the open message's payload as
+// sent, unmasked, into dst. With the read buffer empty and much left to
+// read, it reads straight into dst.
+func (c *Conn) readRaw(dst []byte) (int, error) {
 	if err := c.frameReady(); err != nil {
 		return 0, err
 	}
@@ -262,12 +276,19 @@ func (c *Conn) readPayload(dst []byte) (int, error) {
 	if c.fmasked {
 		c.fpos = mask(dst[:k], c.fkey, c.fpos)
 	}
-	return k, c.deliver(dst[:k])
+	return k, nil
 }
 
 // skipPayload consumes up to max bytes of the open message's payload
 // from the read buffer without storing them.
 func (c *Conn) skipPayload(max int) (int, error) {
+	if c.msgZ {
+		z := c.pmd
+		if z.skip == nil {
+			z.skip = make([]byte, 4096)
+		}
+		return c.inflate(z.skip[:min(max, len(z.skip))])
+	}
 	if err := c.frameReady(); err != nil {
 		return 0, err
 	}
@@ -341,7 +362,7 @@ func (c *Conn) nextFrame() error {
 		if err != nil {
 			return err
 		}
-		if werr := checkHeader(&h, !c.client, c.msgOp != 0, false); werr != nil {
+		if werr := checkHeader(&h, !c.client, c.msgOp != 0, c.pmd != nil); werr != nil {
 			return werr
 		}
 		if h.control() {
@@ -365,6 +386,7 @@ func (c *Conn) nextFrame() error {
 		c.fleft, c.ffin, c.fmasked, c.fkey, c.fpos = h.length, h.fin, h.masked, h.key, 0
 		if h.op != opCont {
 			c.msgOp = h.op
+			c.msgZ = h.rsv&bitRsv1 != 0
 			c.msgN = 0
 			c.msgUTF8 = 0
 		}
@@ -418,7 +440,7 @@ func (c *Conn) recvError(ctx context.Context, op string, err error) error {
 		return newError(op, e.kind, e)
 	}
 	kind, cause := c.ioKind(ctx, err)
-	if (kind == ErrTimedOut || kind == ErrCanceled) && c.msgN == 0 && !c.streaming {
+	if (kind == ErrTimedOut || kind == ErrCanceled) && c.msgN == 0 && !c.streaming && !c.inflating() {
 		return newError(op, kind, nil)
 	}
 	if c.rerr == nil {
@@ -429,6 +451,10 @@ func (c *Conn) recvError(ctx context.Context, op string, err error) error {
 	}
 	return newError(op, kind, cause)
 }
+
+// inflating reports whether compressed bytes of the open message were
+// consumed: then the message cannot be received again from its start.
+func (c *Conn) inflating() bool { return c.msgZ && c.pmd.fr != nil }
 
 // fail fails the connection after the peer broke the protocol: the
 // receive side is broken for good and a close frame with the violation's

@@ -62,7 +62,14 @@ func (c *Conn) sendv(ctx context.Context, op string, flags Flags, bufs [][]byte)
 		n += len(b)
 	}
 	stop := c.armWrite(ctx)
-	err := c.writeFrame(ctx, true, dataOp(flags), bufs, n)
+	var err error
+	if c.pmd != nil && n >= c.pmd.threshold {
+		out := c.pmd.compress(bufs, true)
+		zb := [1][]byte{out}
+		err = c.writeFrame(ctx, true, bitRsv1, dataOp(flags), zb[:], len(out))
+	} else {
+		err = c.writeFrame(ctx, true, 0, dataOp(flags), bufs, n)
+	}
 	c.disarmWrite(stop)
 	return withOp(op, err)
 }
@@ -93,13 +100,13 @@ func (c *Conn) enterSend(ctx context.Context, op string) error {
 // (n bytes in all). Small payloads are gathered with the header in the
 // write buffer and written at once; larger ones go out with writev on a
 // server and masked through the write buffer on a client.
-func (c *Conn) writeFrame(ctx context.Context, fin bool, op byte, bufs [][]byte, n int) error {
+func (c *Conn) writeFrame(ctx context.Context, fin bool, rsv, op byte, bufs [][]byte, n int) error {
 	if n <= len(c.wbuf)-maxHeader {
 		off := maxHeader
 		for _, b := range bufs {
 			off += copy(c.wbuf[off:], b)
 		}
-		return c.writeStaged(ctx, fin, op, n)
+		return c.writeStaged(ctx, fin, rsv, op, n)
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
@@ -110,7 +117,7 @@ func (c *Conn) writeFrame(ctx context.Context, fin bool, op byte, bufs [][]byte,
 	if c.client {
 		key = rand.Uint32()
 	}
-	hl := putHeader(c.hbuf[:], fin, 0, op, n, c.client, key)
+	hl := putHeader(c.hbuf[:], fin, rsv, op, n, c.client, key)
 	var written int64
 	var err error
 	if !c.client {
@@ -157,7 +164,7 @@ func (c *Conn) writeMasked(hl int, bufs [][]byte, key uint32) (int64, error) {
 
 // writeStaged writes one frame whose n-byte payload is in
 // wbuf[maxHeader:], with the header placed just before it.
-func (c *Conn) writeStaged(ctx context.Context, fin bool, op byte, n int) error {
+func (c *Conn) writeStaged(ctx context.Context, fin bool, rsv, op byte, n int) error {
 	var key uint32
 	if c.client {
 		key = rand.Uint32()
@@ -165,7 +172,7 @@ func (c *Conn) writeStaged(ctx context.Context, fin bool, op byte, n int) error 
 	}
 	hl := headerLen(n, c.client)
 	start := maxHeader - hl
-	putHeader(c.wbuf[start:], fin, 0, op, n, c.client, key)
+	putHeader(c.wbuf[start:], fin, rsv, op, n, c.client, key)
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if err := c.writable(ctx); err != nil {

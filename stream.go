@@ -141,15 +141,29 @@ func (w *msgWriter) Write(p []byte) (int, error) {
 	return written, nil
 }
 
-// flushFrame sends the staged bytes (bufs nil) or bufs as one fragment.
+// flushFrame sends the staged bytes (bufs nil) or bufs as one fragment;
+// with compression, their compressed form, RSV1 set on the first.
 func (w *msgWriter) flushFrame(fin bool, bufs [][]byte, n int) error {
 	c := w.c
 	stop := c.armWrite(w.ctx)
 	var err error
-	if bufs == nil {
-		err = c.writeStaged(w.ctx, fin, w.op, n)
-	} else {
-		err = c.writeFrame(w.ctx, fin, w.op, bufs, n)
+	switch {
+	case c.pmd != nil:
+		if bufs == nil {
+			staged := [1][]byte{c.wbuf[maxHeader : maxHeader+n]}
+			bufs = staged[:]
+		}
+		out := c.pmd.compress(bufs, fin)
+		var rsv byte
+		if w.op != opCont {
+			rsv = bitRsv1
+		}
+		zb := [1][]byte{out}
+		err = c.writeFrame(w.ctx, fin, rsv, w.op, zb[:], len(out))
+	case bufs == nil:
+		err = c.writeStaged(w.ctx, fin, 0, w.op, n)
+	default:
+		err = c.writeFrame(w.ctx, fin, 0, w.op, bufs, n)
 	}
 	c.disarmWrite(stop)
 	w.op = opCont

@@ -142,6 +142,7 @@ type Conn struct {
 	client bool
 	typ    Flags // Text or Binary: the type of MSend and MRecv
 	maxMsg int64
+	pmd    *deflateState // permessage-deflate, nil unless agreed
 
 	closed  atomic.Bool // Close or Detach happened
 	meta    connMeta
@@ -154,6 +155,7 @@ type Conn struct {
 	rerr      error // sticky failure of the receive side
 	rdl       time.Time
 	msgOp     byte   // opText or opBinary while a message is open
+	msgZ      bool   // the open message is compressed (RSV1)
 	msgN      int64  // bytes of the open message delivered to the caller
 	msgUTF8   uint32 // validator state of the open text message
 	streaming bool   // the open message is read through a Reader
@@ -182,6 +184,7 @@ type Conn struct {
 // connMeta is what the handshake learned.
 type connMeta struct {
 	resource, host, subprotocol string
+	deflate                     *deflateParams // nil unless agreed
 }
 
 // peerClose records the peer's close frame for Status, readable from any
@@ -205,6 +208,16 @@ func (c *Conn) Host() string { return c.meta.host }
 // Subprotocol returns the subprotocol agreed in the handshake, "" if none.
 // Safe from any goroutine.
 func (c *Conn) Subprotocol() string { return c.meta.subprotocol }
+
+// Extensions returns the Sec-WebSocket-Extensions value agreed in the
+// handshake (permessage-deflate and its parameters), "" if none. Safe from
+// any goroutine.
+func (c *Conn) Extensions() string {
+	if c.meta.deflate == nil {
+		return ""
+	}
+	return c.meta.deflate.response
+}
 
 // Underlying returns the underlying connection, for its addresses. Reading
 // or writing it directly corrupts the WebSocket stream; use Detach to take
