@@ -142,6 +142,25 @@ func registerServerHandshake() {
 			r.fields = append(r.fields, "Origin: http://"+t.Host(), "User-Agent: wsconform", "Sec-WebSocket-Protocol: x-unknown-protocol")
 			return r
 		}, 0, false},
+		{"optional whitespace and tabs around field values (RFC 7230 §3.2)", func(t *T) httpReq {
+			return t.stdRequest().set("Upgrade: \twebsocket  ").set("Connection:Upgrade\t").
+				set("Sec-WebSocket-Key:   " + t.Key + " ").set("Sec-WebSocket-Version: 13 ")
+		}, 0, false},
+		{"the request target in absolute form (RFC 6455 §4.2.1: an absolute HTTP URI is allowed)", func(t *T) httpReq {
+			r := t.stdRequest()
+			r.line = "GET http://" + t.Host() + Resource(t.c.ID, "handshake") + " HTTP/1.1"
+			return r
+		}, 0, false},
+		{"Connection split over two field lines (keep-alive, then Upgrade)", func(t *T) httpReq {
+			r := t.stdRequest().set("Connection: keep-alive")
+			r.fields = append(r.fields, "Connection: Upgrade")
+			return r
+		}, 0, false},
+		{"a 4000-byte Cookie field", func(t *T) httpReq {
+			r := t.stdRequest()
+			r.fields = append(r.fields, "Cookie: c="+strings.Repeat("x", 3998))
+			return r
+		}, 0, false},
 	}
 	for i, a := range accept {
 		a := a
@@ -264,6 +283,14 @@ func registerClientHandshake() {
 			b := UpgradeResponse(t.Req.Header.Get("Sec-WebSocket-Key"))
 			t.Write(append(b, t.Build(Text(hello))...))
 		}, true},
+		{"another reason phrase (101 Web Socket Protocol Handshake) and whitespace around values", func(t *T) {
+			t.Write(t.response("101 Web Socket Protocol Handshake", "Upgrade:\twebsocket ", "Connection:  Upgrade",
+				"Sec-WebSocket-Accept:  "+AcceptKey(t.Req.Header.Get("Sec-WebSocket-Key"))+" "))
+		}, false},
+		{"extra fields, a 4000-byte Set-Cookie and Connection split over two lines", func(t *T) {
+			t.Write(t.response("101 Switching Protocols", "Server: wsconform", "Upgrade: websocket", "Connection: keep-alive",
+				"Connection: Upgrade", "Set-Cookie: c="+strings.Repeat("y", 3998), t.acceptField(), "Date: Tue, 01 Jan 2030 00:00:00 GMT"))
+		}, false},
 	}
 	for i, a := range accept {
 		a := a
