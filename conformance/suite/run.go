@@ -177,6 +177,10 @@ func runClientCase(ctx context.Context, ln *net.TCPListener, agentName string, a
 		if !t.AcceptClient() {
 			return
 		}
+		if t.Req.Target != resource {
+			t.Fail("the client requested %q, not the case's resource %q", t.Req.Target, resource)
+			return
+		}
 		c.Run(t)
 	})
 	conn.Close()
