@@ -79,6 +79,7 @@ func (cfg *Config) AttachClientMem(ctx context.Context, u net.Conn, flags Flags,
 			return nil, withOp("attachclient", err)
 		}
 	}
+	c.startKeepalive(cfg)
 	return c, nil
 }
 
@@ -94,6 +95,7 @@ func (cfg *Config) AttachServerMem(ctx context.Context, u net.Conn, flags Flags,
 			return nil, withOp("attachserver", err)
 		}
 	}
+	c.startKeepalive(cfg)
 	return c, nil
 }
 
@@ -145,6 +147,7 @@ func (cfg *Config) attachUpgraded(op string, u net.Conn, flags Flags, st *Storag
 	c.w = copy(c.rbuf, buffered)
 	c.meta = meta
 	c.useDeflate(meta.deflate, cfg.compression())
+	c.startKeepalive(cfg)
 	return c, nil
 }
 

@@ -81,6 +81,7 @@ func (c *Conn) Detach(ctx context.Context, code StatusCode, reason string) (net.
 	if !c.closed.CompareAndSwap(false, true) {
 		return nil, newError("detach", net.ErrClosed, nil)
 	}
+	c.stopKeepalive()
 	c.u.SetDeadline(time.Time{})
 	if c.r == c.w {
 		return c.u, nil
@@ -158,5 +159,6 @@ func (c *Conn) Close() error {
 	if !c.closed.CompareAndSwap(false, true) {
 		return newError("close", net.ErrClosed, nil)
 	}
+	c.stopKeepalive()
 	return c.u.Close()
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"time"
 )
 
 // Config holds the options of a connection; it plays the role of
@@ -74,6 +75,15 @@ type Config struct {
 	// proxy; network is "tcp" and addr is host:port. If nil, a zero
 	// net.Dialer's DialContext is used. Dial's context is passed on.
 	NetDial func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	// PingInterval, when positive, makes the connection send a ping every
+	// PingInterval and fail when the peer has sent nothing (no pong, no
+	// frame) for PongTimeout after a ping (0 means PingInterval). A failed
+	// connection's calls return ErrConnReset with the cause "keepalive:
+	// peer stopped answering"; the underlying conn is not closed. Pongs
+	// are read by Recv: keep a goroutine receiving.
+	PingInterval time.Duration
+	PongTimeout  time.Duration
 }
 
 const (

@@ -102,6 +102,9 @@ func (c *Conn) enterRecv(ctx context.Context, op string) error {
 		c.recvBusy.Store(false)
 		return CloseError{c.peer.code, c.peer.reason}
 	}
+	if c.kaFailed.Load() && c.rerr == nil {
+		c.rerr = errKeepalive
+	}
 	if c.rerr != nil {
 		c.recvBusy.Store(false)
 		return newError(op, ErrConnReset, c.rerr)
@@ -362,6 +365,9 @@ func (c *Conn) nextFrame() error {
 		if err != nil {
 			return err
 		}
+		if c.ka != nil {
+			c.ka.seen.Store(time.Now().UnixNano())
+		}
 		if werr := checkHeader(&h, !c.client, c.msgOp != 0, c.pmd != nil); werr != nil {
 			return werr
 		}
@@ -440,6 +446,9 @@ func (c *Conn) recvError(ctx context.Context, op string, err error) error {
 		return newError(op, e.kind, e)
 	}
 	kind, cause := c.ioKind(ctx, err)
+	if c.kaFailed.Load() {
+		kind, cause = ErrConnReset, errKeepalive
+	}
 	if (kind == ErrTimedOut || kind == ErrCanceled) && c.msgN == 0 && !c.streaming && !c.inflating() {
 		return newError(op, kind, nil)
 	}

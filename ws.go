@@ -144,9 +144,11 @@ type Conn struct {
 	maxMsg int64
 	pmd    *deflateState // permessage-deflate, nil unless agreed
 
-	closed  atomic.Bool // Close or Detach happened
-	meta    connMeta
-	cancels cancelState
+	closed   atomic.Bool // Close or Detach happened
+	ka       *keepalive  // nil unless Config.PingInterval
+	kaFailed atomic.Bool // the keepalive declared the peer gone
+	meta     connMeta
+	cancels  cancelState
 
 	// Receive side: owned by the goroutine that holds recvBusy.
 	recvBusy  atomic.Bool
