@@ -43,7 +43,7 @@ func (h *hub) handle(ctx context.Context, c *ws.Conn, log *slog.Logger) error {
 		defer close(sent)
 		cl.send(sctx)
 	}()
-	h.add(cl)
+	log.Info("joined the broadcast", "clients", h.add(cl))
 	var err error
 	for {
 		var m message
@@ -76,10 +76,12 @@ func (cl *client) send(ctx context.Context) {
 	}
 }
 
-func (h *hub) add(cl *client) {
+// add puts cl in the hub and returns the number of clients.
+func (h *hub) add(cl *client) int {
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	h.clients[cl] = struct{}{}
-	h.mu.Unlock()
+	return len(h.clients)
 }
 
 // remove takes cl out of the hub and reports whether it had been dropped.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -23,6 +24,10 @@ import (
 var wsBin string // path of the built binary
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
+		os.Exit(m.Run()) // fuzz workers run no process tests
+	}
 	dir, err := os.MkdirTemp("", "ws-tool-test")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -43,6 +48,12 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// wsEnv is the environment of ws processes: a race-enabled binary exits
+// at once (not after the detector's default 1s) and fails on a race.
+func wsEnv() []string {
+	return append(os.Environ(), "GORACE=atexit_sleep_ms=0 halt_on_error=1")
 }
 
 func goTool() string {
@@ -70,6 +81,7 @@ func runWS(t *testing.T, stdin string, args ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, wsBin, args...)
+	cmd.Env = wsEnv()
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -159,6 +171,7 @@ func (l *lineLog) waitFor(t *testing.T, sub string, n int) {
 func start(t *testing.T, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(wsBin, args...)
+	cmd.Env = wsEnv()
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)

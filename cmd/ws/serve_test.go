@@ -107,7 +107,7 @@ func TestBroadcast(t *testing.T) {
 	var clients []*proc
 	for i := range 3 {
 		clients = append(clients, start(t, "dial", s.url))
-		s.errOut.waitFor(t, "msg=connected", i+1)
+		s.errOut.waitFor(t, `msg="joined the broadcast"`, i+1)
 	}
 	clients[0].send("from zero")
 	for i, c := range clients[1:] {
@@ -154,15 +154,15 @@ func TestBroadcastSlowClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer slow.Close()
-	s.errOut.waitFor(t, "msg=connected", 1)
+	s.errOut.waitFor(t, `msg="joined the broadcast"`, 1)
 	fast := start(t, "dial", s.url)
-	s.errOut.waitFor(t, "msg=connected", 2)
+	s.errOut.waitFor(t, `msg="joined the broadcast"`, 2)
 	pub, _, err := ws.Dial(ctx, s.url, ws.Binary)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer pub.Close()
-	s.errOut.waitFor(t, "msg=connected", 3)
+	s.errOut.waitFor(t, `msg="joined the broadcast"`, 3)
 
 	// Publish in rounds of 50 × 64 KiB (under the queue length), each read by the fast client
 	// before the next, until the server reports the drop (at most 40
