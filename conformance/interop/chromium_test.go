@@ -36,7 +36,8 @@ type browserResult struct {
 		Code   int    `json:"code"`
 		Reason string `json:"reason"`
 	} `json:"serverClose"`
-	ServerDrop bool `json:"serverDrop"` // the browser drops the connection on purpose
+	ServerDrop bool   `json:"serverDrop"` // the browser drops the connection on purpose
+	Extensions string `json:"extensions"` // what the browser negotiated, when the page reports it
 }
 
 const noConnection = "no connection reached our server"
@@ -47,6 +48,10 @@ type serverRecord struct {
 	code   int
 	reason string
 	errs   []string
+	ext    string // our Extensions() on the connection
+	// wireRead, wireWritten: bytes on the connection's bytestream when the
+	// browser closed (-1 if unknown).
+	wireRead, wireWritten int64
 }
 
 type serverRecords struct {
@@ -95,6 +100,9 @@ func serveBrowser(recs *serverRecords, target string, ep endpoint) {
 	}
 	q := u.Query()
 	id := q.Get("id")
+	if x, ok := ep.(interface{ Extensions() string }); ok {
+		recs.update(id, func(r *serverRecord) { r.ext = x.Extensions() })
+	}
 	switch u.Path {
 	case "/close":
 		code, _ := strconv.Atoi(q.Get("code"))
@@ -127,7 +135,16 @@ func serveBrowser(recs *serverRecords, target string, ep endpoint) {
 	for {
 		n, text, err := ep.Recv(ctx, buf)
 		if pc, ok := asPeerClose(err); ok {
-			recs.update(id, func(r *serverRecord) { r.closed, r.code, r.reason = true, pc.code, pc.reason })
+			rd, wr := int64(-1), int64(-1)
+			if x, ok := ep.(interface{ wireBytes() (int64, int64, bool) }); ok {
+				if r, w, ok := x.wireBytes(); ok {
+					rd, wr = r, w
+				}
+			}
+			recs.update(id, func(r *serverRecord) {
+				r.closed, r.code, r.reason = true, pc.code, pc.reason
+				r.wireRead, r.wireWritten = rd, wr
+			})
 			if err := ep.Detach(ctx, pc.code, ""); err != nil {
 				recs.fail(id, "Detach(%d, \"\") answering the browser's close: %v", pc.code, err)
 			}
@@ -178,8 +195,10 @@ func serveHalfClose(ctx context.Context, recs *serverRecords, id string, ep endp
 }
 
 // runChromium serves testdata/page.html on one port and lib's server on
-// another, has headless Chromium run the page and checks both sides.
-func runChromium(t *testing.T, lib library) {
+// another, has headless Chromium run the page and checks both sides. With
+// deflate, lib's server compresses and the page runs its deflate scenarios;
+// every connection must have negotiated permessage-deflate on both sides.
+func runChromium(t *testing.T, lib library, deflate bool) {
 	if _, err := os.Stat(chromiumExe); err != nil {
 		t.Fatalf("chromium missing (apt-get install chromium): %v", err)
 	}
@@ -209,6 +228,9 @@ func runChromium(t *testing.T, lib library) {
 	}
 
 	pageURL += "&strict=" + url.QueryEscape(strictAddr)
+	if deflate {
+		pageURL += "&deflate=1"
+	}
 	results, console := runPage(t, pageURL)
 	if len(results) == 0 {
 		t.Fatalf("the page reported nothing; console:\n%s", console)
@@ -232,6 +254,23 @@ func runChromium(t *testing.T, lib library) {
 				return
 			}
 			rec := recs.get(r.ID)
+			if rec.ext != "" || r.Extensions != "" {
+				t.Logf("negotiated: ours %q; Chromium %q", rec.ext, r.Extensions)
+			}
+			if deflate && !strings.HasPrefix(rec.ext, "permessage-deflate") && !r.ServerDrop {
+				t.Errorf("our server (%s) did not negotiate permessage-deflate with Chromium: Extensions() = %q", r.ID, rec.ext)
+			}
+			if n, err := strconv.Atoi(strings.TrimPrefix(r.Name, "deflate/echo/json/")); deflate && err == nil && n >= 65535 && rec.wireRead >= 0 {
+				// Compressed both ways: under half the message's bytes on
+				// the wire in each direction.
+				t.Logf("%d-byte message: our server read %d bytes, wrote %d", n, rec.wireRead, rec.wireWritten)
+				if rec.wireRead > int64(n/2) || rec.wireWritten > int64(n/2) {
+					t.Errorf("a %d-byte JSON-like message crossed the wire uncompressed: our server read %d bytes and wrote %d", n, rec.wireRead, rec.wireWritten)
+				}
+			}
+			if !deflate && rec.ext != "" {
+				t.Errorf("our server (%s) is not configured to compress but negotiated %q with Chromium", r.ID, rec.ext)
+			}
 			for _, e := range rec.errs {
 				if r.ServerDrop && e != noConnection {
 					t.Logf("our server (%s), expected as the browser dropped the connection: %s", r.ID, e)

@@ -156,5 +156,5 @@ func (g *gorillaEndpoint) Close() error        { return g.c.Close() }
 func TestReferenceGorilla(t *testing.T) {
 	t.Run("node", func(t *testing.T) { runPeerSuite(t, gorillaLib, nodePeer) })
 	t.Run("python", func(t *testing.T) { runPeerSuite(t, gorillaLib, pythonPeer) })
-	t.Run("chromium", func(t *testing.T) { runChromium(t, gorillaLib) })
+	t.Run("chromium", func(t *testing.T) { runChromium(t, gorillaLib, false) })
 }

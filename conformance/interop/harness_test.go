@@ -173,6 +173,9 @@ type event struct {
 	Code       int    `json:"code"`
 	Reason     string `json:"reason"`
 	Error      string `json:"error"`
+	// DeflateParams are the permessage-deflate parameters the peer agreed
+	// to, null when it did not negotiate the extension.
+	DeflateParams *deflateParams `json:"deflateParams"`
 }
 
 // peerKind is a peer implementation: how to start its program.
@@ -349,7 +352,9 @@ type peerRequest struct {
 	ID        string   `json:"id"`
 	Path      string   `json:"path"`
 	Protocols []string `json:"protocols"`
-	Deflate   bool     `json:"deflate"`
+	// Deflate is false, true (the peer's default permessage-deflate offer)
+	// or an object of the peer library's options for its offer.
+	Deflate any `json:"deflate"`
 }
 
 var lastID atomic.Int64
@@ -367,6 +372,9 @@ type connOptions struct {
 	query     url.Values
 	protocols []string // offered by the client, whichever side it is
 	deflate   bool     // the peer offers/accepts permessage-deflate
+	// peerDeflate, when set, replaces a peer client's default offer with
+	// these options of its library (see peer.js and peer.py).
+	peerDeflate map[string]any
 }
 
 // session connects our library to one running peer in one role.
@@ -443,7 +451,11 @@ func asClient(t *testing.T, lib library, kind peerKind) *session {
 	p := startPeer(t, kind, "client", "ws://"+addr)
 	return &session{lib: lib, peer: p, peerIsClient: true, connect: func(ctx context.Context, path string, o connOptions) (endpoint, event, error) {
 		id := mustQuery(path).Get("id")
-		if err := p.request(peerRequest{ID: id, Path: path, Protocols: o.protocols, Deflate: o.deflate}); err != nil {
+		req := peerRequest{ID: id, Path: path, Protocols: o.protocols, Deflate: o.deflate}
+		if o.peerDeflate != nil {
+			req.Deflate = o.peerDeflate
+		}
+		if err := p.request(req); err != nil {
 			return nil, event{}, fmt.Errorf("asking the peer client: %w", err)
 		}
 		var ep endpoint

@@ -76,12 +76,9 @@ func scenarios() []scenario {
 			testSubprotocol(t, s, nil, "")
 		}},
 	)
-	// permessage-deflate goes here once ws has it: the same echo, order,
-	// fragments and stream scenarios with connOptions{deflate: true} (a peer
-	// client offers the extension; peer servers always run with --deflate,
-	// see runPeerSuite), our side configured to compress, and a check that
-	// link.open.Extensions is "permessage-deflate". Until then
-	// deflate/not-negotiated checks that our side declines it.
+	// permessage-deflate with the extension negotiated is in
+	// deflate_test.go; deflate/not-negotiated checks that our side,
+	// not configured to compress, declines it.
 	return list
 }
 

@@ -3,10 +3,17 @@
 legacy asyncio API), driven by the Go tests in .. (see ../doc.go for the
 protocol; ../../node/peer.js is the same program for Node's ws).
 
-  python3 peer.py server [--deflate]  listen on 127.0.0.1, print {"event":"listening","port":N}
-  python3 peer.py client BASE_URL     read requests from stdin, one JSON object a line:
-                                      {"id":"..","path":"/echo?id=..","protocols":[..],"deflate":false}
-                                      and connect to BASE_URL+path for each
+  python3 peer.py server [--deflate[=OPTS]]  listen on 127.0.0.1, print {"event":"listening","port":N}
+  python3 peer.py client BASE_URL            read requests from stdin, one JSON object a line:
+                                             {"id":"..","path":"/echo?id=..","protocols":[..],"deflate":false}
+                                             and connect to BASE_URL+path for each
+
+deflate (the flag, or the request field) enables permessage-deflate: true
+for websockets' defaults (compression="deflate"), or an object of
+ServerPerMessageDeflateFactory / ClientPerMessageDeflateFactory arguments
+(server_no_context_takeover, client_no_context_takeover,
+server_max_window_bits, client_max_window_bits), JSON after "--deflate=" on
+the server. websockets then compresses every message it sends.
 
 Every connection runs the scenario named by its path (the same in both
 roles) and reports on stdout as JSON lines tagged with the id query
@@ -20,6 +27,11 @@ import urllib.parse
 
 import websockets
 import websockets.frames
+from websockets.extensions.permessage_deflate import (
+    ClientPerMessageDeflateFactory,
+    PerMessageDeflate,
+    ServerPerMessageDeflateFactory,
+)
 
 MAX = 64 << 20  # 64 MiB: above the largest scenario (16 MiB)
 PONG_WAIT = 10.0
@@ -82,13 +94,27 @@ async def echo(ws):
         await ws.send(msg)
 
 
-async def run(ws, path, ident):
+def deflate_params(ws, client):
+    """The negotiated permessage-deflate parameters in the form the Go tests
+    compare, or None."""
+    for e in ws.extensions:
+        if isinstance(e, PerMessageDeflate):
+            ours = (e.local_no_context_takeover, e.local_max_window_bits)
+            theirs = (e.remote_no_context_takeover, e.remote_max_window_bits)
+            c, s = (ours, theirs) if client else (theirs, ours)
+            return {"server_no_context_takeover": s[0], "client_no_context_takeover": c[0],
+                    "server_max_window_bits": s[1], "client_max_window_bits": c[1]}
+    return None
+
+
+async def run(ws, path, ident, client):
     u = urllib.parse.urlsplit(path)
     scenario = u.path.lstrip("/")
     q = urllib.parse.parse_qs(u.query)
     report({"id": ident, "event": "open", "scenario": scenario,
             "protocol": ws.subprotocol or "",
-            "extensions": ",".join(e.name for e in ws.extensions)})
+            "extensions": ",".join(e.name for e in ws.extensions),
+            "deflateParams": deflate_params(ws, client)})
     try:
         if scenario == "echo":
             await echo(ws)
@@ -132,17 +158,21 @@ def ident_of(path):
     return q.get("id", [""])[0]
 
 
-def options(deflate):
-    return dict(max_size=MAX, max_queue=None, ping_interval=None,
-                close_timeout=10, compression="deflate" if deflate else None)
+def options(deflate, factory):
+    o = dict(max_size=MAX, max_queue=None, ping_interval=None, close_timeout=10,
+             compression="deflate" if deflate else None)
+    if isinstance(deflate, dict):
+        o["compression"] = None
+        o["extensions"] = [factory(**deflate)]
+    return o
 
 
 async def server(deflate):
     async def handler(ws, path):
-        await run(ws, path, ident_of(path))
+        await run(ws, path, ident_of(path), False)
 
     async with websockets.serve(handler, "127.0.0.1", 0, subprotocols=PROTOCOLS,
-                                **options(deflate)) as srv:
+                                **options(deflate, ServerPerMessageDeflateFactory)) as srv:
         port = srv.sockets[0].getsockname()[1]
         report({"event": "listening", "port": port})
         await stdin_eof()
@@ -169,11 +199,12 @@ async def connect(base, req):
     try:
         ws = await websockets.connect(base + req["path"],
                                       subprotocols=req.get("protocols") or None,
-                                      open_timeout=10, **options(req.get("deflate")))
+                                      open_timeout=10,
+                                      **options(req.get("deflate"), ClientPerMessageDeflateFactory))
     except Exception as e:
         report({"id": ident, "event": "error", "error": repr(e)})
         return
-    await run(ws, req["path"], ident)
+    await run(ws, req["path"], ident, True)
 
 
 async def client(base):
@@ -189,11 +220,20 @@ async def client(base):
 def main():
     args = sys.argv[1:]
     if len(args) >= 1 and args[0] == "server":
-        asyncio.run(server("--deflate" in args[1:]))
+        deflate = False
+        for a in args[1:]:
+            if a == "--deflate":
+                deflate = True
+            elif a.startswith("--deflate="):
+                deflate = json.loads(a[len("--deflate="):])
+            else:
+                sys.stderr.write("peer.py server: unknown argument %s\n" % a)
+                sys.exit(2)
+        asyncio.run(server(deflate))
     elif len(args) == 2 and args[0] == "client":
         asyncio.run(client(args[1]))
     else:
-        sys.stderr.write("usage: peer.py server [--deflate] | client BASE_URL\n")
+        sys.stderr.write("usage: peer.py server [--deflate[=OPTS]] | client BASE_URL\n")
         sys.exit(2)
 
 
