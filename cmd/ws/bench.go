@@ -204,7 +204,9 @@ func (b *bench) run(e *env, conns []*ws.Conn, progress bool) *benchResult {
 	elapsed := time.Since(start)
 	stopProgress()
 	b.closeAll(conns)
-	return b.result(hists, errs, elapsed)
+	r := b.result(hists, errs, elapsed)
+	r.Extensions = conns[0].Extensions()
+	return r
 }
 
 // drive runs one connection: a sender keeps up to --inflight messages
@@ -230,12 +232,16 @@ func (b *bench) drive(ctx context.Context, c *ws.Conn, f ws.Flags, payload []byt
 			}
 		}
 	}()
-	buf := make([]byte, max(len(payload), 1))
+	// Room beyond the payload, so that a wrong echo is seen as one.
+	buf := make([]byte, len(payload)+4096)
 	var rerr error
 	for t := range times {
 		rctx, cancel := context.WithTimeout(context.Background(), b.o.timeout)
-		_, _, rerr = c.Recv(rctx, buf)
+		n, _, err := c.Recv(rctx, buf)
 		cancel()
+		if rerr = err; err == nil && n != len(payload) {
+			rerr = fmt.Errorf("echo of %d bytes for a message of %d", n, len(payload))
+		}
 		if rerr != nil {
 			close(done)
 			c.Close() // unblocks the sender
@@ -301,6 +307,7 @@ type benchResult struct {
 	Size        int          `json:"size"`
 	Text        bool         `json:"text"`
 	Compress    bool         `json:"compress"`
+	Extensions  string       `json:"extensions"`
 	Seconds     float64      `json:"seconds"`
 	Messages    int64        `json:"messages"`
 	MsgsPerSec  float64      `json:"msgs_per_sec"`
@@ -362,8 +369,12 @@ func (r *benchResult) print(w io.Writer) {
 	if r.Local {
 		server = " (in-process echo server)"
 	}
-	fmt.Fprintf(w, "%s%s: %d connections × %d in flight, %d-byte %s messages\n",
-		r.URL, server, r.Connections, r.Inflight, r.Size, kind)
+	ext := ""
+	if r.Extensions != "" {
+		ext = ", " + r.Extensions
+	}
+	fmt.Fprintf(w, "%s%s: %d connections × %d in flight, %d-byte %s messages%s\n",
+		r.URL, server, r.Connections, r.Inflight, r.Size, kind, ext)
 	fmt.Fprintf(w, "  messages  %d in %.2fs: %.0f msg/s, %.2f MB/s\n", r.Messages, r.Seconds, r.MsgsPerSec, r.MBPerSec)
 	l := r.Latency
 	fmt.Fprintf(w, "  latency   min %s  p50 %s  p90 %s  p99 %s  p99.9 %s  max %s\n",

@@ -71,7 +71,7 @@ func runDial(e *env, args []string) int {
 	fs.StringVar(&o.nohttp, "nohttp", "", "connect over TCP to `HOST:PORT` and skip the HTTP handshake (raw WebSocket, WS_NOHTTP)")
 	fs.BoolVar(&o.binary, "binary", false, "send lines as binary messages")
 	fs.BoolVar(&o.echo, "echo", false, "send every message received back to the server")
-	fs.BoolVar(&o.compress, "compress", false, "offer permessage-deflate")
+	fs.BoolVar(&o.compress, "compress", false, "offer permessage-deflate (with --nohttp: use it; the server must too)")
 	fs.Var(&o.subprotocols, "subprotocol", "offer subprotocol `NAME` (repeatable)")
 	fs.Var(&o.header, "H", "add header field 'Name: value' to the handshake (repeatable)")
 	o.tls.register(fs.FlagSet)
@@ -107,11 +107,7 @@ func runDial(e *env, args []string) int {
 	}
 	d := &dialer{e: e, c: c, o: &o, tty: isTerminal(os.Stdin) && isTerminal(os.Stdout)}
 	if d.tty {
-		proto := ""
-		if p := c.Subprotocol(); p != "" {
-			proto = " (subprotocol " + p + ")"
-		}
-		fmt.Fprintf(e.stderr, "connected to %s%s; Enter sends a line, Ctrl-D closes\n", target, proto)
+		fmt.Fprintf(e.stderr, "connected to %s%s; Enter sends a line, Ctrl-D closes\n", target, agreed(c))
 	}
 	return d.run()
 }
@@ -145,6 +141,21 @@ func connect(e *env, cfg *ws.Config, o *dialOpts, target string) (*ws.Conn, int)
 		return nil, code
 	}
 	return c, exitOK
+}
+
+// agreed describes the subprotocol and extensions of c, "" if none.
+func agreed(c *ws.Conn) string {
+	var parts []string
+	if p := c.Subprotocol(); p != "" {
+		parts = append(parts, "subprotocol "+p)
+	}
+	if x := c.Extensions(); x != "" {
+		parts = append(parts, x)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, "; ") + ")"
 }
 
 // libError drops the "ws: op: " prefix the library's errors carry, so

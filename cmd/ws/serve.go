@@ -35,8 +35,10 @@ Modes (one of):
   --exec CMD    bridge each connection to a new "sh -c CMD": every message
                 is a line on its stdin, every line of its stdout a message
 
+With --compress, permessage-deflate is accepted when a client offers it.
 --nohttp serves the raw protocol on TCP with no HTTP handshake (WS_NOHTTP;
-connect with "ws dial --nohttp ADDR"). Connection logs go to stderr with -v.
+connect with "ws dial --nohttp ADDR"); nothing is negotiated there, so
+with --compress the client must use --compress too. Connection logs go to stderr with -v.
 On SIGINT or SIGTERM, clients get close 1001 (going away).
 
 Examples:
@@ -75,7 +77,7 @@ func runServe(e *env, args []string) int {
 	fs.BoolVar(&o.nohttp, "nohttp", false, "raw WebSocket on TCP without the HTTP handshake")
 	fs.Var(&o.subprotocols, "subprotocol", "accept subprotocol `NAME` (repeatable, by preference)")
 	fs.Var(&o.origins, "origin", "also accept browser requests from `ORIGIN` (repeatable; scheme://host[:port] or *.domain)")
-	fs.BoolVar(&o.compress, "compress", compressionAvailable, "offer permessage-deflate")
+	fs.BoolVar(&o.compress, "compress", false, "accept permessage-deflate (with --nohttp: use it; the client must too)")
 	fs.BoolVar(&o.verbose, "v", false, "log connections to stderr")
 	pos, err := parseArgs(e, fs, args)
 	if err != nil {
@@ -302,7 +304,7 @@ func (s *server) session(ctx context.Context, c *ws.Conn) {
 	s.wg.Add(1)
 	defer s.wg.Done()
 	log := s.log.With("remote", c.Underlying().RemoteAddr().String())
-	log.Info("connected", "resource", c.Resource(), "subprotocol", c.Subprotocol())
+	log.Info("connected", "resource", c.Resource(), "subprotocol", c.Subprotocol(), "extensions", c.Extensions())
 	if err := s.handle(ctx, c, log); err != nil {
 		log.Info("disconnected", "err", err)
 		return
