@@ -108,6 +108,7 @@ func (c *Conn) detach(ctx context.Context, code StatusCode, reason string) error
 	if c.rerr != nil {
 		return newError("detach", ErrConnReset, c.rerr)
 	}
+	c.rlimit = c.maxMsg
 	rstop := c.armRead(ctx)
 	defer c.disarmRead(rstop)
 	for {

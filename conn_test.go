@@ -614,9 +614,13 @@ func TestStreaming(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := &rawPeer{t: t, c: b, r: newReader(b), client: true}
-	p.send(true, opBinary, make([]byte, 1001))
-	_, r, _ = small.Reader(ctx)
-	_, err = io.ReadAll(r)
+	p.send(false, opBinary, make([]byte, 600))
+	p.send(true, opCont, make([]byte, 401))
+	_, r, err = small.Reader(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.ReadAll(r) // the second frame's header is over the limit
 	errIs(t, err, ErrMsgSize)
 	if code, _ := p.readClose(); code != StatusMessageTooBig {
 		t.Fatal(code)
@@ -647,5 +651,36 @@ func TestDetachReadAhead(t *testing.T) {
 	p.write([]byte("plain"))
 	if _, err := io.ReadFull(u, buf); err != nil || string(buf) != "plain" {
 		t.Fatal(err)
+	}
+}
+
+// TestDeclaredLengthOverLimit: a frame declaring more than the receive
+// could take or discard fails at its header with 1009, without waiting for
+// the payload (the limit is enforced before the payload is read).
+func TestDeclaredLengthOverLimit(t *testing.T) {
+	for _, stream := range []bool{false, true} {
+		c, p := newRaw(t, false, 0)
+		hdr := frame(true, true, 0, opBinary, nil)
+		hdr[1] = 0x80 | 127
+		big := []byte{hdr[0], hdr[1], 0x40, 0, 0, 0, 0, 0, 0, 0} // 2^62
+		p.write(append(big, hdr[2:6]...))
+		var err error
+		if stream {
+			_, _, err = c.Reader(withTimeout(t, 20*time.Second))
+		} else {
+			_, _, err = c.Recv(withTimeout(t, 20*time.Second), make([]byte, 1<<20))
+		}
+		errIs(t, err, ErrMsgSize)
+		if code, _ := p.readClose(); code != StatusMessageTooBig {
+			t.Fatal(code)
+		}
+	}
+	// A message within the caller's buffer is taken even above the limit.
+	a, b := tcpPair(t)
+	c, _ := (&Config{MaxMessageSize: 100}).AttachServer(context.Background(), a, NoHTTP)
+	p := &rawPeer{t: t, c: b, r: newReader(b), client: true}
+	p.send(true, opBinary, pattern(1000))
+	if n, _, err := c.Recv(context.Background(), make([]byte, 1000)); err != nil || n != 1000 {
+		t.Fatal(n, err)
 	}
 }

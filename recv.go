@@ -122,6 +122,11 @@ func (c *Conn) recvv(ctx context.Context, op string, typed bool, bufs [][]byte) 
 		return 0, 0, err
 	}
 	defer c.recvBusy.Store(false)
+	room := int64(0)
+	for _, b := range bufs {
+		room += int64(len(b))
+	}
+	c.rlimit = max(room, c.maxMsg)
 	stop := c.armRead(ctx)
 	n, f, err := c.recvMsg(bufs, typed)
 	c.disarmRead(stop)
@@ -395,6 +400,10 @@ func (c *Conn) nextFrame() error {
 			c.msgZ = h.rsv&bitRsv1 != 0
 			c.msgN = 0
 			c.msgUTF8 = 0
+		}
+		if h.length > uint64(c.rlimit-c.msgN) {
+			// Never wait for a payload that could not be taken anyway.
+			return errTooBig
 		}
 		return nil
 	}

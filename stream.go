@@ -19,6 +19,7 @@ func (c *Conn) Reader(ctx context.Context) (Flags, io.Reader, error) {
 		return 0, nil, err
 	}
 	defer c.recvBusy.Store(false)
+	c.rlimit = c.maxMsg
 	stop := c.armRead(ctx)
 	err := c.openMessage()
 	c.disarmRead(stop)
@@ -63,6 +64,7 @@ func (r *msgReader) Read(p []byte) (int, error) {
 	if r.gen != c.streamGen || !c.streaming {
 		return 0, newError("read", ErrInvalid, errStaleReader)
 	}
+	c.rlimit = c.maxMsg
 	stop := c.armRead(r.ctx)
 	n, err := c.readPayload(p)
 	if err == nil && c.msgN > c.maxMsg {

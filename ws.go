@@ -159,6 +159,7 @@ type Conn struct {
 	msgOp     byte   // opText or opBinary while a message is open
 	msgZ      bool   // the open message is compressed (RSV1)
 	msgN      int64  // bytes of the open message delivered to the caller
+	rlimit    int64  // largest message the current receive can take or discard
 	msgUTF8   uint32 // validator state of the open text message
 	streaming bool   // the open message is read through a Reader
 	streamGen uint64 // identifies the Reader of the open message
