@@ -7,12 +7,12 @@ require (
 	github.com/coder/websocket v1.8.15
 	github.com/dillgo/ws v0.0.0
 	github.com/gorilla/websocket v1.5.3
+	github.com/klauspost/compress v1.20.4
 )
 
 require (
 	github.com/chromedp/cdproto v0.159.0 // indirect
 	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
-	github.com/klauspost/compress v1.20.4 // indirect
 )
 
 replace github.com/dillgo/ws => ../

@@ -24,6 +24,10 @@ type Server struct {
 	// OnlyType is "text" or "binary" for agents that accept one message
 	// type only and close with 1003 on the other (see suite.Options).
 	OnlyType string
+	// Deflate marks an agent with permessage-deflate enabled: go test
+	// runs sections 12 and 13 against it (and the other sections against
+	// the agents without it).
+	Deflate bool
 	// Start listens on 127.0.0.1:0 and serves until stop is called.
 	Start func() (addr string, stop func(), err error)
 }
@@ -32,6 +36,7 @@ type Server struct {
 type Client struct {
 	Name     string
 	OnlyType string
+	Deflate  bool // see Server.Deflate
 	Run      suite.ClientAgent
 }
 
@@ -41,12 +46,12 @@ const MaxMessage = 16<<20 + 4096
 
 // Servers lists every server agent.
 func Servers() []Server {
-	return append([]Server{GorillaServer(), CoderServer()}, WsServers()...)
+	return append([]Server{GorillaServer(), CoderServer(), GorillaDeflateServer(), CoderDeflateServer()}, WsServers()...)
 }
 
 // Clients lists every client agent.
 func Clients() []Client {
-	return append([]Client{GorillaClient(), CoderClient()}, WsClients()...)
+	return append([]Client{GorillaClient(), CoderClient(), GorillaDeflateClient(), CoderDeflateClient()}, WsClients()...)
 }
 
 // tracker closes connections still open when an agent stops.

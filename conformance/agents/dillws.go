@@ -28,27 +28,50 @@ type wsLayer struct {
 	flags ws.Flags // attach flags
 	only  string   // OnlyType
 	loop  echoLoop
+	cfg   *ws.Config // nil: the defaults
 }
 
 func wsLayers() []wsLayer {
 	return []wsLayer{
-		{"ws-send-recv", ws.Binary, "", echoSendRecv},
-		{"ws-sendv-recvv", ws.Binary, "", echoSendVRecvV},
-		{"ws-msend-binary", ws.Binary, "binary", echoMSend},
-		{"ws-msend-text", ws.Text, "text", echoMSend},
-		{"ws-msendv-binary", ws.Binary, "binary", echoMSendV},
-		{"ws-stream", ws.Binary, "", echoStream},
+		{"ws-send-recv", ws.Binary, "", echoSendRecv, nil},
+		{"ws-sendv-recvv", ws.Binary, "", echoSendVRecvV, nil},
+		{"ws-msend-binary", ws.Binary, "binary", echoMSend, nil},
+		{"ws-msend-text", ws.Text, "text", echoMSend, nil},
+		{"ws-msendv-binary", ws.Binary, "binary", echoMSendV, nil},
+		{"ws-stream", ws.Binary, "", echoStream, nil},
 	}
+}
+
+// deflateConfig enables permessage-deflate with ws's defaults (context
+// takeover both ways, a 128-byte threshold), as a browser-facing server
+// would.
+var deflateConfig = &ws.Config{Compression: &ws.CompressionOptions{}}
+
+// deflateLayers are the layers that also run with compression, as
+// "<name>-deflate": message-at-once and streaming.
+var deflateLayers = map[string]bool{"ws-send-recv": true, "ws-stream": true}
+
+// withDeflate returns the layers plus their compression variants.
+func withDeflate(ls []wsLayer) []wsLayer {
+	out := ls
+	for _, l := range ls {
+		if deflateLayers[l.name] {
+			l.name += "-deflate"
+			l.cfg = deflateConfig
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // WsServers lists the server agents built on ws.
 func WsServers() []Server {
 	var out []Server
-	for _, l := range wsLayers() {
+	for _, l := range withDeflate(wsLayers()) {
 		l := l
-		out = append(out, Server{Name: l.name, OnlyType: l.only, Start: func() (string, func(), error) {
+		out = append(out, Server{Name: l.name, OnlyType: l.only, Deflate: l.cfg != nil, Start: func() (string, func(), error) {
 			return serveTCP(func(ctx context.Context, u net.Conn) {
-				c, err := ws.AttachServer(ctx, u, l.flags)
+				c, err := l.cfg.AttachServer(ctx, u, l.flags)
 				if err != nil {
 					return // AttachServer answered with a 4xx and closed u
 				}
@@ -56,15 +79,15 @@ func WsServers() []Server {
 			})
 		}})
 	}
-	return append(out, wsHTTPServer())
+	return append(out, wsHTTPServer("ws-http-upgrade", nil), wsHTTPServer("ws-http-upgrade-deflate", deflateConfig))
 }
 
-// wsHTTPServer is ws.Upgrade behind net/http, echoing with Send/Recv.
-func wsHTTPServer() Server {
-	return Server{Name: "ws-http-upgrade", Start: func() (string, func(), error) {
+// wsHTTPServer is (*Config).Upgrade behind net/http, echoing with Send/Recv.
+func wsHTTPServer(name string, cfg *ws.Config) Server {
+	return Server{Name: name, Deflate: cfg != nil, Start: func() (string, func(), error) {
 		ctx, cancel := context.WithCancel(context.Background())
 		addr, stop, err := serveHTTP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			c, err := ws.Upgrade(w, r, ws.Binary)
+			c, err := cfg.Upgrade(w, r, ws.Binary)
 			if err != nil {
 				return // Upgrade answered with an HTTP error
 			}
@@ -74,10 +97,10 @@ func wsHTTPServer() Server {
 	}}
 }
 
-// wsDialClient is ws.Dial, echoing with Send/Recv.
-func wsDialClient() Client {
-	return Client{Name: "ws-dial", Run: func(ctx context.Context, rawURL string) error {
-		c, _, err := ws.Dial(ctx, rawURL, ws.Binary)
+// wsDialClient is (*Config).Dial, echoing with Send/Recv.
+func wsDialClient(name string, cfg *ws.Config) Client {
+	return Client{Name: name, Deflate: cfg != nil, Run: func(ctx context.Context, rawURL string) error {
+		c, _, err := cfg.Dial(ctx, rawURL, ws.Binary)
 		if err != nil {
 			return err
 		}
@@ -88,9 +111,9 @@ func wsDialClient() Client {
 // WsClients lists the client agents built on ws.
 func WsClients() []Client {
 	var out []Client
-	for _, l := range wsLayers() {
+	for _, l := range withDeflate(wsLayers()) {
 		l := l
-		out = append(out, Client{Name: l.name, OnlyType: l.only, Run: func(ctx context.Context, rawURL string) error {
+		out = append(out, Client{Name: l.name, OnlyType: l.only, Deflate: l.cfg != nil, Run: func(ctx context.Context, rawURL string) error {
 			u, err := url.Parse(rawURL)
 			if err != nil {
 				return err
@@ -100,14 +123,14 @@ func WsClients() []Client {
 			if err != nil {
 				return err
 			}
-			c, err := ws.AttachClient(ctx, nc, l.flags, u.RequestURI(), u.Host)
+			c, err := l.cfg.AttachClient(ctx, nc, l.flags, u.RequestURI(), u.Host)
 			if err != nil {
 				return err // AttachClient closed nc
 			}
 			return runLoop(ctx, c, l.loop)
 		}})
 	}
-	return append(out, wsDialClient())
+	return append(out, wsDialClient("ws-dial", nil), wsDialClient("ws-dial-deflate", deflateConfig))
 }
 
 // runLoop runs loop with a pooled buffer and ends the connection the way

@@ -37,9 +37,16 @@ func gorillaEcho(c *websocket.Conn) error {
 }
 
 // GorillaServer is gorilla/websocket's Upgrader behind net/http.
-func GorillaServer() Server {
-	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
-	return Server{Name: "gorilla", Start: func() (string, func(), error) {
+func GorillaServer() Server { return gorillaServer("gorilla", false) }
+
+// GorillaDeflateServer is GorillaServer with EnableCompression, as
+// gorilla's own Autobahn server runs (permessage-deflate without context
+// takeover, the only mode gorilla implements).
+func GorillaDeflateServer() Server { return gorillaServer("gorilla-deflate", true) }
+
+func gorillaServer(name string, deflate bool) Server {
+	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }, EnableCompression: deflate}
+	return Server{Name: name, Deflate: deflate, Start: func() (string, func(), error) {
 		return serveHTTP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			c, err := up.Upgrade(w, r, nil)
 			if err != nil {
@@ -51,9 +58,16 @@ func GorillaServer() Server {
 }
 
 // GorillaClient is gorilla/websocket's Dialer.
-func GorillaClient() Client {
-	return Client{Name: "gorilla", Run: func(ctx context.Context, url string) error {
-		c, _, err := websocket.DefaultDialer.DialContext(ctx, url, nil)
+func GorillaClient() Client { return gorillaClient("gorilla", false) }
+
+// GorillaDeflateClient is GorillaClient with EnableCompression.
+func GorillaDeflateClient() Client { return gorillaClient("gorilla-deflate", true) }
+
+func gorillaClient(name string, deflate bool) Client {
+	d := *websocket.DefaultDialer
+	d.EnableCompression = deflate
+	return Client{Name: name, Deflate: deflate, Run: func(ctx context.Context, url string) error {
+		c, _, err := d.DialContext(ctx, url, nil)
 		if err != nil {
 			return err
 		}
@@ -86,12 +100,20 @@ func coderEcho(ctx context.Context, c *coder.Conn) error {
 }
 
 // CoderServer is coder/websocket's Accept behind net/http.
-func CoderServer() Server {
-	return Server{Name: "coder", Start: func() (string, func(), error) {
+func CoderServer() Server { return coderServer("coder", coder.CompressionDisabled) }
+
+// CoderDeflateServer is CoderServer with CompressionContextTakeover (it
+// falls back to no context takeover when the client asks for it).
+func CoderDeflateServer() Server {
+	return coderServer("coder-deflate", coder.CompressionContextTakeover)
+}
+
+func coderServer(name string, mode coder.CompressionMode) Server {
+	return Server{Name: name, Deflate: mode != coder.CompressionDisabled, Start: func() (string, func(), error) {
 		return serveHTTP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			c, err := coder.Accept(w, r, &coder.AcceptOptions{
 				InsecureSkipVerify: true,
-				CompressionMode:    coder.CompressionDisabled,
+				CompressionMode:    mode,
 			})
 			if err != nil {
 				return
@@ -102,9 +124,16 @@ func CoderServer() Server {
 }
 
 // CoderClient is coder/websocket's Dial.
-func CoderClient() Client {
-	return Client{Name: "coder", Run: func(ctx context.Context, url string) error {
-		c, _, err := coder.Dial(ctx, url, &coder.DialOptions{CompressionMode: coder.CompressionDisabled})
+func CoderClient() Client { return coderClient("coder", coder.CompressionDisabled) }
+
+// CoderDeflateClient is CoderClient with CompressionContextTakeover.
+func CoderDeflateClient() Client {
+	return coderClient("coder-deflate", coder.CompressionContextTakeover)
+}
+
+func coderClient(name string, mode coder.CompressionMode) Client {
+	return Client{Name: name, Deflate: mode != coder.CompressionDisabled, Run: func(ctx context.Context, url string) error {
+		c, _, err := coder.Dial(ctx, url, &coder.DialOptions{CompressionMode: mode})
 		if err != nil {
 			return err
 		}

@@ -67,6 +67,27 @@ func excluded() []string {
 	return nil
 }
 
+// deflateSections are the permessage-deflate sections (12, 13 and our D), run against the
+// agents with compression enabled; the others run against the agents
+// without it, plus declineChecks: the first case of each deflate
+// subsection, which such an agent must decline (UNIMPLEMENTED).
+var (
+	deflateSections = []string{"12", "13", "D"}
+	declineChecks   = []string{"12.?.1", "13.?.1", "D.?.1"}
+)
+
+// selectCases returns the cases an agent runs.
+func selectCases(mode suite.Mode, deflate bool) []*suite.Case {
+	if p := patterns(); p != nil {
+		return suite.Cases(mode, *fullFlag, p, excluded())
+	}
+	if deflate {
+		return suite.Cases(mode, *fullFlag, deflateSections, nil)
+	}
+	cases := suite.Cases(mode, *fullFlag, nil, append(excluded(), deflateSections...))
+	return append(cases, suite.Cases(mode, *fullFlag, declineChecks, nil)...)
+}
+
 func skipAgent(t *testing.T, name string) {
 	if *agentFlag != "" && !strings.Contains(name, *agentFlag) {
 		t.Skipf("agent %s not selected", name)
@@ -99,7 +120,7 @@ func TestServerAgents(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer stop()
-			cases := suite.Cases(suite.ModeServer, *fullFlag, patterns(), excluded())
+			cases := selectCases(suite.ModeServer, a.Deflate)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 			defer cancel()
 			rep := suite.RunServer(ctx, addr, a.Name, cases, options(a.OnlyType), nil)
@@ -114,7 +135,7 @@ func TestClientAgents(t *testing.T) {
 		t.Run(a.Name, func(t *testing.T) {
 			skipAgent(t, a.Name)
 			t.Parallel()
-			cases := suite.Cases(suite.ModeClient, *fullFlag, patterns(), excluded())
+			cases := selectCases(suite.ModeClient, a.Deflate)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 			defer cancel()
 			rep, err := suite.RunClient(ctx, a.Name, a.Run, cases, options(a.OnlyType), nil)

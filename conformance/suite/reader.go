@@ -179,8 +179,17 @@ func (fr *frameReader) next() (*Event, bool) {
 		}
 		return fr.proto("server sent a masked frame (RFC 6455 §5.1)")
 	}
-	if h.Rsv&^fr.rsvAllowed() != 0 {
-		return fr.proto("peer set RSV bits %03b without a negotiated extension", h.Rsv)
+	if h.Rsv != 0 {
+		allowed := fr.rsvAllowed()
+		switch {
+		case allowed == 0 || h.Rsv&^allowed != 0:
+			return fr.proto("peer set RSV bits %03b without a negotiated extension", h.Rsv)
+		case h.Op != OpText && h.Op != OpBinary:
+			// RFC 7692 §6: the per-message bit is set on the first
+			// frame of a data message only, never on continuation or
+			// control frames.
+			return fr.proto("peer set RSV bits %03b on an op %#x frame; a negotiated extension allows them only on a message's first frame", h.Rsv, h.Op)
+		}
 	}
 	if h.Length > maxMessage || uint64(len(fr.msg))+h.Length > maxMessage {
 		return fr.proto("peer sent a frame of %d bytes, over the engine's %d-byte bound", h.Length, maxMessage)

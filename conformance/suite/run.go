@@ -87,13 +87,14 @@ func runServerCase(ctx context.Context, addr, agent string, c *Case, opts Option
 	defer conn.Close()
 	t := newT(c, ModeServer, opts, conn)
 	t.addr = addr
+	t.resource = Resource(c.ID, agent)
 	return runCase(t, func() {
 		if !c.Raw {
 			var extra []string
 			if c.Offer != "" {
 				extra = append(extra, "Sec-WebSocket-Extensions: "+c.Offer)
 			}
-			if err := t.OpenClient(Resource(c.ID, agent), addr, extra...); err != nil {
+			if err := t.OpenClient(t.resource, addr, extra...); err != nil {
 				t.Fail("opening handshake: %v", err)
 				return
 			}
@@ -172,6 +173,7 @@ func runClientCase(ctx context.Context, ln *net.TCPListener, agentName string, a
 			Outcome: Failed, Detail: err.Error()}
 	}
 	t := newT(c, ModeClient, opts, conn)
+	t.resource = resource
 	res := runCase(t, func() {
 		defer conn.Close()
 		if !t.AcceptClient() {
@@ -304,6 +306,7 @@ func serveOne(conn net.Conn, cases []*Case, opts Options, reports map[string]*Re
 		}
 		t := newT(c, ModeClient, opts, conn)
 		t.br = br
+		t.resource = req.Target
 		res := runCase(t, func() {
 			t.Req = req
 			if !c.Raw {

@@ -43,6 +43,9 @@ type T struct {
 	barrierSeq int
 	lastClose  int           // code of the peer's last close frame (0: none or no status)
 	allowRsv   atomic.Uint32 // RSV bits a negotiated extension lets the peer set
+	pmd        *pmdState     // permessage-deflate, once UseDeflate was called
+
+	resource string // the request target of the case
 
 	addr string // ModeServer: the server's host:port
 
@@ -61,6 +64,10 @@ func (t *T) Full() bool { return t.opts.Full }
 
 // Settle is the run's "nothing happens" interval.
 func (t *T) Settle() time.Duration { return t.opts.Settle }
+
+// Resource is the request target of the case (Raw cases send it in
+// ModeServer; in ModeClient the client requested it).
+func (t *T) Resource() string { return t.resource }
 
 // Host is the server's host:port as a Host field value (ModeServer).
 func (t *T) Host() string { return t.addr }
@@ -249,6 +256,9 @@ func (t *T) next(until time.Time) (Event, bool) {
 		ev, ok := t.q.pop(until)
 		if !ok {
 			return ev, false
+		}
+		if ev.Kind == EvMessage && t.pmd != nil {
+			t.inflateEvent(&ev)
 		}
 		switch ev.Kind {
 		case EvPing:
