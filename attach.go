@@ -78,6 +78,8 @@ func (cfg *Config) AttachClientMem(ctx context.Context, u net.Conn, flags Flags,
 			u.Close()
 			return nil, withOp("attachclient", err)
 		}
+	} else {
+		c.agreeNoHTTP(cfg)
 	}
 	c.startKeepalive(cfg)
 	return c, nil
@@ -94,6 +96,8 @@ func (cfg *Config) AttachServerMem(ctx context.Context, u net.Conn, flags Flags,
 			u.Close()
 			return nil, withOp("attachserver", err)
 		}
+	} else {
+		c.agreeNoHTTP(cfg)
 	}
 	c.startKeepalive(cfg)
 	return c, nil
@@ -123,13 +127,7 @@ func (cfg *Config) attach(ctx context.Context, op string, u net.Conn, flags Flag
 		rbuf:   st.rbuf[:],
 		wbuf:   st.wbuf[:],
 	}
-	c := &st.c
-	if z := cfg.compression(); z != nil && flags&NoHTTP != 0 {
-		// No handshake: the options are the agreed parameters.
-		c.meta.deflate = z.agreed()
-		c.useDeflate(c.meta.deflate, z)
-	}
-	return c, nil
+	return &st.c, nil
 }
 
 // attachUpgraded sets up a connection in st on u after a handshake done
@@ -149,6 +147,15 @@ func (cfg *Config) attachUpgraded(op string, u net.Conn, flags Flags, st *Storag
 	c.useDeflate(meta.deflate, cfg.compression())
 	c.startKeepalive(cfg)
 	return c, nil
+}
+
+// agreeNoHTTP takes cfg's compression options as the agreed parameters:
+// with NoHTTP there is no handshake to negotiate them.
+func (c *Conn) agreeNoHTTP(cfg *Config) {
+	if z := cfg.compression(); z != nil {
+		c.meta.deflate = z.agreed()
+		c.useDeflate(c.meta.deflate, z)
+	}
 }
 
 // useDeflate turns permessage-deflate on with the agreed parameters p.

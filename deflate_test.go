@@ -360,3 +360,56 @@ func inflateAll(t testing.TB, z []byte) []byte {
 	}
 	return out
 }
+
+// TestDeflateOnlyWhenOffered: a server configured for compression does
+// not compress for a client that did not offer it, through Upgrade-style
+// attaching (attachUpgraded) as through AttachServer.
+func TestDeflateOnlyWhenOffered(t *testing.T) {
+	ctx := context.Background()
+	for _, upgraded := range []bool{false, true} {
+		a, b := tcpPair(t)
+		cfg := &Config{Compression: &CompressionOptions{Threshold: -1}}
+		var sv *Conn
+		var err error
+		if upgraded {
+			sv, err = cfg.attachUpgraded("test", b, 0, new(Storage), false, nil, connMeta{})
+		} else {
+			wait := async(t, func() (err error) { sv, err = cfg.AttachServer(ctx, b, 0); return })
+			cl, err := AttachClient(ctx, a, 0, "/", "h")
+			if err != nil {
+				t.Fatal(err)
+			}
+			wait()
+			_ = cl
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sv.Extensions() != "" || sv.pmd != nil {
+			t.Fatalf("upgraded=%v: compression on without an offer: %q", upgraded, sv.Extensions())
+		}
+	}
+}
+
+// TestDeflateExactBuffer: a buffer exactly the size of the decompressed
+// message takes it, and the next messages still arrive (the end of a
+// compressed message is told by the decompressor).
+func TestDeflateExactBuffer(t *testing.T) {
+	ctx := context.Background()
+	cl, sv := deflatePair(t, CompressionOptions{}, 0)
+	for i := 0; i < 5; i++ {
+		msg := jsonish(1024, i)
+		wait := async(t, func() error { return cl.Send(ctx, Binary, msg) })
+		buf := make([]byte, len(msg))
+		n, _, err := sv.Recv(ctx, buf)
+		wait()
+		if err != nil || n != len(msg) || !bytes.Equal(buf, msg) {
+			t.Fatalf("message %d: %d bytes, %v", i, n, err)
+		}
+		// One byte short: ErrMsgSize, and the stream stays in sync.
+		wait = async(t, func() error { return cl.Send(ctx, Binary, msg) })
+		_, _, err = sv.Recv(ctx, buf[:len(msg)-1])
+		wait()
+		errIs(t, err, ErrMsgSize)
+	}
+}

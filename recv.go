@@ -184,12 +184,27 @@ func (c *Conn) recvMsg(bufs [][]byte, typed bool) (int, Flags, error) {
 		}
 	}
 	// The buffers are full: the message must end here.
-	if err := c.frameReady(); err == io.EOF {
+	if err := c.moreToCome(); err == io.EOF {
 		return n, f, c.endMessage()
 	} else if err != nil {
 		return n, f, err
 	}
 	return n, f, c.discard()
+}
+
+// moreToCome returns io.EOF if the open message has no byte left, nil if
+// it has. A compressed message ends when the decompressor says so, not
+// when its last frame was read: one more byte is taken to tell.
+func (c *Conn) moreToCome() error {
+	if !c.msgZ {
+		return c.frameReady()
+	}
+	for {
+		k, err := c.skipPayload(1)
+		if k > 0 || err != nil {
+			return err
+		}
+	}
 }
 
 // discard drops the rest of the open message, still checking it, and

@@ -25,10 +25,14 @@ fi
 go mod download
 (cd conformance && go mod download)
 (cd bench && go mod download)
+(cd cmd/ws/demotest && go mod download)
 
 step "library: go vet and go test -race"
 go vet ./...
 go test -race -count=1 -timeout 10m ./...
+
+step "the ws tool's demo page in Chromium"
+(cd cmd/ws/demotest && go vet ./... && go test -count=1 -timeout 5m ./...)
 
 step "conformance suite against every agent, both modes (-race)"
 (cd conformance && go vet ./... && go test -race -count=1 -timeout 15m ./suite/... ./agents/...)
