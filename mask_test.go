@@ -179,7 +179,7 @@ func maskData(n int) []byte {
 func TestMaskBlocksKernels(t *testing.T) {
 	for blocks := 1; blocks <= 20; blocks++ {
 		for off := 0; off < 8; off++ {
-			checkMaskBlocks(t, pattern(blocks*64+off)[off:], 0x0102030405060708^uint64(blocks))
+			checkMaskBlocks(t, pattern(blocks*64 + off)[off:], 0x0102030405060708^uint64(blocks))
 		}
 	}
 }
