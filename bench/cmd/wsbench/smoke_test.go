@@ -79,6 +79,32 @@ func TestSmoke(t *testing.T) {
 			}
 		}
 	}
+	// The deflate benchmark measures every library that supports it,
+	// ws included, in both scenarios, with the payload compressed on the
+	// wire both ways.
+	for _, l := range libs.All() {
+		if !l.Deflate {
+			continue
+		}
+		for _, sc := range []string{"echo", "server"} {
+			found := false
+			for _, s := range res.Samples {
+				if s.Bench != "deflate" || s.Lib != l.Name || s.Scenario != sc {
+					continue
+				}
+				found = true
+				if sc == "server" && (s.Metrics["wire_in"] <= 0 || s.Metrics["wire_in"] >= 0.5 || s.Metrics["wire_out"] <= 0 || s.Metrics["wire_out"] >= 0.5) {
+					t.Errorf("deflate server %s: wire/payload in %.3f out %.3f, want compressed (0 < ratio < 0.5)", l.Name, s.Metrics["wire_in"], s.Metrics["wire_out"])
+				}
+			}
+			if !found {
+				t.Errorf("deflate %s: no result for %s", sc, l.Name)
+			}
+		}
+	}
+	if l, err := libs.Get("ws"); err != nil || !l.Deflate {
+		t.Errorf("ws is not in the deflate benchmark (registered: %v, Deflate: %v)", err == nil, l.Deflate)
+	}
 	dir := t.TempDir()
 	md := filepath.Join(dir, "benchmarks.md")
 	if err := driver.WriteReport(res, driver.ReportOptions{Markdown: md, ChartsDir: filepath.Join(dir, "charts"), ChartsRel: "charts", Command: "smoke"}); err != nil {
@@ -88,7 +114,7 @@ func TestSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"## Summary", "## Echo round trip", "## Handshakes", "## Memory per idle connection"} {
+	for _, want := range []string{"## Summary", "## Echo round trip", "## Handshakes", "## Memory per idle connection", "### The server alone"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("report lacks %q", want)
 		}

@@ -345,9 +345,32 @@ func (d *Driver) benchEcho(deflate bool) {
 				d.logf("   %s rep %d %-12s %7d B: %9.0f rt/s %7.0f ns cpu/rt %5.2f allocs/rt",
 					bench, rep, name, size, m["msgs_per_s"], m["cpu_ns"], m["allocs"])
 				d.add(Sample{Bench: bench, Scenario: "echo", Size: size, Lib: name, Rep: rep, Metrics: m})
+				if deflate {
+					d.deflateServer(rep, name, size, cnt, dur)
+				}
 			}
 		}
 	}
+}
+
+// deflateServer measures a library's server alone in the peer process,
+// echoing compressed messages of its own client played by the driver:
+// CPU and allocations per echoed message, and the wire bytes per payload
+// byte in each direction (the compression ratio, framing included).
+func (d *Driver) deflateServer(rep int, name string, size, cnt int, dur time.Duration) {
+	a := peer.Args{Lib: name, Mode: "echo-server", Role: "server", Size: size, Count: cnt, Dur: dur, Deflate: true, JSON: true}
+	p, err := d.runConn(a, echoClientGen(lib(name), a), false)
+	if err != nil {
+		d.fail(err)
+		return
+	}
+	m := perMsg(p.rep)
+	payload := float64(max(p.rep.Count, 1)) * float64(size)
+	m["wire_in"] = float64(p.rep.WireIn) / payload
+	m["wire_out"] = float64(p.rep.WireOut) / payload
+	d.logf("   deflate rep %d %-12s server %7d B: %7.0f ns cpu/msg %5.2f allocs/msg wire/payload in %.3f out %.3f",
+		rep, name, size, m["cpu_ns"], m["allocs"], m["wire_in"], m["wire_out"])
+	d.add(Sample{Bench: "deflate", Scenario: "server", Size: size, Lib: name, Rep: rep, Metrics: m})
 }
 
 func (d *Driver) benchHandshake() {

@@ -480,7 +480,7 @@ func (rp *report) echo(bench, title, unit string) {
 	rp.p("Command: `cd bench && go run ./cmd/wsbench -bench %s`. %s (ratio to raw); then CPU ns and allocations per round trip, both sides in one process.", bench, unit)
 	rp.p("")
 	if bench == "deflate" {
-		rp.p("ws has no compression yet, so it is absent here. Settings: gorilla no context takeover (its only mode), coder context takeover, gws context takeover both ways, gobwas wsflate defaults (no context takeover); klauspost/compress flate where the library lets us choose.")
+		rp.p("Settings: ws `&ws.CompressionOptions{}` (level 1, context takeover both ways), gorilla no context takeover (its only mode), coder context takeover, gws context takeover both ways, gobwas wsflate defaults (no context takeover); klauspost/compress flate where the library lets us choose. Every message is the same 16 KiB JSON document, so with context takeover a message mostly refers back to the previous one: the ratios below are the best case of takeover, not a typical stream.")
 		rp.p("")
 	}
 	rp.sizeTable(bench, "echo", "msgs_per_s", unit, bench, title+" ("+unit+")", bench == "echo")
@@ -498,6 +498,37 @@ func (rp *report) echo(bench, title, unit string) {
 			cells = append(cells, fmt.Sprintf("%s ns · %.2f allocs", human(c), a))
 		}
 		rp.p("| %s | %s |", sizeName(size), strings.Join(cells, " | "))
+	}
+	rp.p("")
+	if bench == "deflate" {
+		rp.deflateServer()
+	}
+}
+
+// deflateServer renders the deflate benchmark's server-alone scenario.
+func (rp *report) deflateServer() {
+	var libsHere []string
+	for _, l := range rp.libsOf("deflate") {
+		if _, ok := rp.ix.med("deflate", "server", 16<<10, l, "cpu_ns"); ok {
+			libsHere = append(libsHere, l)
+		}
+	}
+	if len(libsHere) == 0 {
+		return
+	}
+	rp.p("### The server alone")
+	rp.p("")
+	rp.p("The library's server in the measured process echoes the messages of its own client, played by the driver: CPU and allocations of the server per echoed 16 KiB message (inflate, then deflate of the echo), and bytes on the wire per payload byte in each direction (framing included, handshake excluded). Medians over repetitions.")
+	rp.p("")
+	rp.p("| library | server µs CPU/msg | wire/payload client→server | wire/payload server→client | allocs/msg | bytes allocated/msg |")
+	rp.p("|---|---|---|---|---|---|")
+	for _, l := range libsHere {
+		c, _ := rp.ix.med("deflate", "server", 16<<10, l, "cpu_ns")
+		in, _ := rp.ix.med("deflate", "server", 16<<10, l, "wire_in")
+		out, _ := rp.ix.med("deflate", "server", 16<<10, l, "wire_out")
+		a, _ := rp.ix.med("deflate", "server", 16<<10, l, "allocs")
+		b, _ := rp.ix.med("deflate", "server", 16<<10, l, "alloc_b")
+		rp.p("| %s | %.1f | %.3f | %.3f | %.2f | %s |", l, c/1000, in, out, a, human(b))
 	}
 	rp.p("")
 }

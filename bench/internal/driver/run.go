@@ -191,6 +191,34 @@ func genFor(lib libs.Lib, a peer.Args) func(net.Conn) error {
 	}
 }
 
+// echoClientGen plays the client of an echo-server peer with the same
+// library: it sends a.Count messages, each after the echo of the previous.
+func echoClientGen(l libs.Lib, a peer.Args) func(net.Conn) error {
+	p := peer.Payload(a)
+	return func(c net.Conn) error {
+		cl, err := l.Client(c, libs.Opts{Deflate: a.Deflate, MaxSize: a.Size})
+		if err != nil {
+			c.Close()
+			return err
+		}
+		defer cl.Close()
+		if err := cl.Send(p); err != nil {
+			return err
+		}
+		n := 0
+		var sendErr error
+		err = cl.Serve(make([]byte, max(a.Size, 1)), func([]byte) bool {
+			n++
+			if n >= a.Count {
+				return false
+			}
+			sendErr = cl.Send(p)
+			return sendErr == nil
+		})
+		return errors.Join(err, sendErr)
+	}
+}
+
 // runEcho runs a self-contained echo peer.
 func (d *Driver) runSelf(a peer.Args) (proc, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), d.procTimeout(false))

@@ -19,6 +19,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -47,14 +48,16 @@ type Report struct {
 	Heap       int64  `json:"heap,omitempty"`  // idle: HeapInuse growth
 	Stack      int64  `json:"stack,omitempty"` // idle: StackInuse growth
 	Goroutines int    `json:"goroutines,omitempty"`
-	Checked    int64  `json:"checked"` // messages whose content was verified
+	Checked    int64  `json:"checked"`            // messages whose content was verified
+	WireIn     int64  `json:"wire_in,omitempty"`  // echo-server: bytes read from the connection in the loop
+	WireOut    int64  `json:"wire_out,omitempty"` // echo-server: bytes written to it in the loop
 	Err        string `json:"err,omitempty"`
 }
 
 // Args are a peer's parameters.
 type Args struct {
 	Lib     string
-	Mode    string // send, recv, echo, handshake, idle
+	Mode    string // send, recv, echo, echo-server, handshake, idle
 	Role    string // client or server (send, recv)
 	Size    int
 	Count   int
@@ -75,7 +78,7 @@ func Main(args []string) int {
 	fs := flag.NewFlagSet("peer", flag.ContinueOnError)
 	var a Args
 	fs.StringVar(&a.Lib, "lib", "raw", "library")
-	fs.StringVar(&a.Mode, "mode", "send", "send|recv|echo|handshake|idle")
+	fs.StringVar(&a.Mode, "mode", "send", "send|recv|echo|echo-server|handshake|idle")
 	fs.StringVar(&a.Role, "role", "client", "client|server")
 	fs.IntVar(&a.Size, "size", 16, "message size")
 	fs.IntVar(&a.Count, "n", 1000, "messages / handshakes / connections")
@@ -118,6 +121,8 @@ func Run(a Args) (r Report) {
 			err = runRecv(lib, a, &r)
 		case "echo":
 			err = runEcho(lib, a, &r)
+		case "echo-server":
+			err = runEchoServer(lib, a, &r)
 		case "handshake":
 			err = runHandshake(lib, a, &r)
 		case "idle":
@@ -370,6 +375,67 @@ func runEcho(lib libs.Lib, a Args, r *Report) error {
 		})
 	}
 	m.stop(r, k.n)
+	r.Checked = k.ok
+	return errors.Join(err, sendErr, k.bad)
+}
+
+// countingConn counts the bytes read from and written to a connection.
+type countingConn struct {
+	net.Conn
+	in, out atomic.Int64
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.in.Add(int64(n))
+	return n, err
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.out.Add(int64(n))
+	return n, err
+}
+
+// runEchoServer is the measured server of an echo: it attaches as server on
+// the inherited connection, echoes the messages of the driver's client (the
+// same library, see driver.echoClientGen) until Count are echoed or Dur has
+// passed, and reports its own CPU and allocations per message, and the bytes
+// that crossed the wire each way during the loop (the handshake excluded).
+func runEchoServer(lib libs.Lib, a Args, r *Report) error {
+	u, err := inheritedConn()
+	if err != nil {
+		return err
+	}
+	cu := &countingConn{Conn: u}
+	c, err := attach(lib, "server", cu, a)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	k := checker{want: Payload(a)}
+	buf := make([]byte, max(a.Size, 1))
+	var m meter
+	m.start()
+	in0, out0 := cu.in.Load(), cu.out.Load()
+	deadline := m.t.Add(a.Dur)
+	var sendErr error
+	err = c.Serve(buf, func(msg []byte) bool {
+		last := k.n+1 >= int64(a.Count) || (k.n&15 == 15 && time.Now().After(deadline))
+		k.check(msg, last)
+		if sendErr = c.Send(msg); sendErr != nil {
+			return false
+		}
+		if last {
+			m.stop(r, k.n)
+			r.WireIn, r.WireOut = cu.in.Load()-in0, cu.out.Load()-out0
+		}
+		return !last
+	})
+	if !m.done {
+		m.stop(r, k.n)
+		r.WireIn, r.WireOut = cu.in.Load()-in0, cu.out.Load()-out0
+	}
 	r.Checked = k.ok
 	return errors.Join(err, sendErr, k.bad)
 }
