@@ -20,8 +20,11 @@ import (
 // Errors: ErrProto if the server refused or answered wrongly (the detail
 // gives its status line); ErrInvalid for a resource or host that cannot
 // be sent; ErrTimedOut, ErrCanceled, ErrConnReset for I/O failures.
+//
+// The connection takes its buffers from pools while a call needs them, so
+// that an idle connection holds none.
 func AttachClient(ctx context.Context, u net.Conn, flags Flags, resource, host string) (*Conn, error) {
-	return (*Config)(nil).AttachClientMem(ctx, u, flags, resource, host, new(Storage))
+	return (*Config)(nil).attachClient(ctx, u, flags, resource, host, nil)
 }
 
 // AttachClientMem is AttachClient with caller-supplied storage, like
@@ -46,8 +49,11 @@ func AttachClientMem(ctx context.Context, u net.Conn, flags Flags, resource, hos
 //
 // Errors: ErrProto if the request was refused; ErrTimedOut, ErrCanceled,
 // ErrConnReset for I/O failures.
+//
+// The connection takes its buffers from pools while a call needs them, so
+// that an idle connection holds none.
 func AttachServer(ctx context.Context, u net.Conn, flags Flags) (*Conn, error) {
-	return (*Config)(nil).AttachServerMem(ctx, u, flags, new(Storage))
+	return (*Config)(nil).attachServer(ctx, u, flags, nil)
 }
 
 // AttachServerMem is AttachServer with caller-supplied storage, like
@@ -59,22 +65,50 @@ func AttachServerMem(ctx context.Context, u net.Conn, flags Flags, st *Storage) 
 
 // AttachClient is the package's AttachClient with the options of cfg.
 func (cfg *Config) AttachClient(ctx context.Context, u net.Conn, flags Flags, resource, host string) (*Conn, error) {
-	return cfg.AttachClientMem(ctx, u, flags, resource, host, new(Storage))
+	return cfg.attachClient(ctx, u, flags, resource, host, nil)
 }
 
 // AttachServer is the package's AttachServer with the options of cfg.
 func (cfg *Config) AttachServer(ctx context.Context, u net.Conn, flags Flags) (*Conn, error) {
-	return cfg.AttachServerMem(ctx, u, flags, new(Storage))
+	return cfg.attachServer(ctx, u, flags, nil)
 }
 
 // AttachClientMem is the package's AttachClientMem with the options of cfg.
 func (cfg *Config) AttachClientMem(ctx context.Context, u net.Conn, flags Flags, resource, host string, st *Storage) (*Conn, error) {
+	if st == nil {
+		return nil, nilStorage("attachclient", u)
+	}
+	return cfg.attachClient(ctx, u, flags, resource, host, st)
+}
+
+// AttachServerMem is the package's AttachServerMem with the options of cfg.
+func (cfg *Config) AttachServerMem(ctx context.Context, u net.Conn, flags Flags, st *Storage) (*Conn, error) {
+	if st == nil {
+		return nil, nilStorage("attachserver", u)
+	}
+	return cfg.attachServer(ctx, u, flags, st)
+}
+
+func nilStorage(op string, u net.Conn) error {
+	if u != nil {
+		u.Close()
+	}
+	return newError(op, ErrInvalid, detail("nil storage"))
+}
+
+// attachClient attaches a client in st, or with pooled buffers if st is nil.
+func (cfg *Config) attachClient(ctx context.Context, u net.Conn, flags Flags, resource, host string, st *Storage) (*Conn, error) {
 	c, err := cfg.attach(ctx, "attachclient", u, flags, st, true)
 	if err != nil {
 		return nil, err
 	}
 	if flags&NoHTTP == 0 {
-		if err := c.handshakeClient(ctx, cfg, resource, host); err != nil {
+		c.takeReadBuf()
+		c.takeWriteBuf()
+		err := c.handshakeClient(ctx, cfg, resource, host)
+		c.leaveSend()
+		c.leaveRecv()
+		if err != nil {
 			u.Close()
 			return nil, withOp("attachclient", err)
 		}
@@ -85,14 +119,19 @@ func (cfg *Config) AttachClientMem(ctx context.Context, u net.Conn, flags Flags,
 	return c, nil
 }
 
-// AttachServerMem is the package's AttachServerMem with the options of cfg.
-func (cfg *Config) AttachServerMem(ctx context.Context, u net.Conn, flags Flags, st *Storage) (*Conn, error) {
+// attachServer attaches a server in st, or with pooled buffers if st is nil.
+func (cfg *Config) attachServer(ctx context.Context, u net.Conn, flags Flags, st *Storage) (*Conn, error) {
 	c, err := cfg.attach(ctx, "attachserver", u, flags, st, false)
 	if err != nil {
 		return nil, err
 	}
 	if flags&NoHTTP == 0 {
-		if err := c.handshakeServer(ctx, cfg); err != nil {
+		c.takeReadBuf()
+		c.takeWriteBuf()
+		err := c.handshakeServer(ctx, cfg)
+		c.leaveSend()
+		c.leaveRecv()
+		if err != nil {
 			u.Close()
 			return nil, withOp("attachserver", err)
 		}
@@ -103,14 +142,12 @@ func (cfg *Config) AttachServerMem(ctx context.Context, u net.Conn, flags Flags,
 	return c, nil
 }
 
-// attach checks the arguments and sets up the connection in st.
+// attach checks the arguments and sets up the connection in st, or in a
+// new Conn with pooled buffers if st is nil.
 func (cfg *Config) attach(ctx context.Context, op string, u net.Conn, flags Flags, st *Storage, client bool) (*Conn, error) {
 	switch {
 	case u == nil:
 		return nil, newError(op, ErrInvalid, detail("nil connection"))
-	case st == nil:
-		u.Close()
-		return nil, newError(op, ErrInvalid, detail("nil storage"))
 	case flags&^(Text|NoHTTP) != 0:
 		u.Close()
 		return nil, newError(op, ErrInvalid, detail("unknown flags"))
@@ -118,6 +155,9 @@ func (cfg *Config) attach(ctx context.Context, op string, u net.Conn, flags Flag
 	if err := ctx.Err(); err != nil {
 		u.Close()
 		return nil, newError(op, ctxKind(ctx, err), nil)
+	}
+	if st == nil {
+		return &Conn{u: u, client: client, typ: flags & Text, maxMsg: cfg.maxMessage(), pooled: true}, nil
 	}
 	st.c = Conn{
 		u:      u,
@@ -139,10 +179,13 @@ func (cfg *Config) attachUpgraded(op string, u net.Conn, flags Flags, st *Storag
 	if err != nil {
 		return nil, err
 	}
-	if len(buffered) > len(c.rbuf) {
-		c.rbuf = make([]byte, len(buffered))
+	if len(buffered) > 0 {
+		c.takeReadBuf()
+		if len(buffered) > len(c.rbuf) {
+			c.rbuf = make([]byte, len(buffered))
+		}
+		c.w = copy(c.rbuf, buffered)
 	}
-	c.w = copy(c.rbuf, buffered)
 	c.meta = meta
 	c.useDeflate(meta.deflate, cfg.compression())
 	c.startKeepalive(cfg)

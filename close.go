@@ -24,7 +24,7 @@ func (c *Conn) Done(ctx context.Context, code StatusCode, reason string) error {
 	if err := c.enterSend(ctx, "done"); err != nil {
 		return err
 	}
-	defer c.sendBusy.Store(false)
+	defer c.leaveSend()
 	stop := c.armWrite(ctx)
 	err := c.sendClose(ctx, code, reason)
 	c.disarmWrite(stop)
@@ -69,11 +69,11 @@ func (c *Conn) Detach(ctx context.Context, code StatusCode, reason string) (net.
 	if err := c.enterSend(ctx, "detach"); err != nil {
 		return nil, err
 	}
-	defer c.sendBusy.Store(false)
+	defer c.leaveSend()
 	if !c.recvBusy.CompareAndSwap(false, true) {
 		return nil, newError("detach", ErrBusy, nil)
 	}
-	defer c.recvBusy.Store(false)
+	defer c.leaveRecv()
 	if err := c.detach(ctx, code, reason); err != nil {
 		c.Close()
 		return nil, err

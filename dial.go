@@ -95,7 +95,7 @@ func (cfg *Config) Dial(ctx context.Context, url string, flags Flags) (*Conn, *h
 	}
 	raw.SetDeadline(time.Time{})
 	meta.resource, meta.host = t.resource, t.host
-	c, err := cfg.attachUpgraded(op, u, flags, new(Storage), true, buffered, meta)
+	c, err := cfg.attachUpgraded(op, u, flags, nil, true, buffered, meta)
 	return c, resp, err
 }
 

@@ -95,7 +95,7 @@ func (cfg *Config) Upgrade(w http.ResponseWriter, r *http.Request, flags Flags) 
 		return nil, newError(op, ErrConnReset, err)
 	}
 	meta := connMeta{resource: r.RequestURI, host: r.Host, subprotocol: proto, deflate: dp}
-	return cfg.attachUpgraded(op, u, flags, new(Storage), false, buffered, meta)
+	return cfg.attachUpgraded(op, u, flags, nil, false, buffered, meta)
 }
 
 // upgradeRequest gathers what checkUpgrade needs from a parsed request.

@@ -121,7 +121,7 @@ func (c *Conn) recvv(ctx context.Context, op string, typed bool, bufs [][]byte) 
 	if err := c.enterRecv(ctx, op); err != nil {
 		return 0, 0, err
 	}
-	defer c.recvBusy.Store(false)
+	defer c.leaveRecv()
 	room := int64(0)
 	for _, b := range bufs {
 		room += int64(len(b))
@@ -211,7 +211,7 @@ func (c *Conn) moreToCome() error {
 // returns errDoesNotFit, or errTooBig past the message size limit.
 func (c *Conn) discard() error {
 	for {
-		_, err := c.skipPayload(len(c.rbuf))
+		_, err := c.skipPayload(readBufSize)
 		if err == io.EOF {
 			if err := c.endMessage(); err != nil {
 				return err
@@ -277,7 +277,7 @@ func (c *Conn) readRaw(dst []byte) (int, error) {
 		want = int(c.fleft)
 	}
 	var k int
-	if c.r == c.w && want >= len(c.rbuf)/2 {
+	if c.r == c.w && want >= readBufSize/2 {
 		var err error
 		k, err = c.u.Read(dst[:want])
 		if k == 0 {
@@ -348,8 +348,22 @@ func (c *Conn) frameReady() error {
 	return nil
 }
 
-// fill reads more bytes from u into the read buffer.
+// fill reads more bytes from u into the read buffer. With no read buffer
+// (a pooled connection between operations) it waits on the small buffer
+// and takes a read buffer once bytes arrived.
 func (c *Conn) fill() error {
+	if c.rbuf == nil {
+		n, err := c.u.Read(c.small[:])
+		if n == 0 {
+			if err == nil {
+				err = io.ErrNoProgress
+			}
+			return err
+		}
+		c.takeReadBuf()
+		c.r, c.w = 0, copy(c.rbuf, c.small[:n])
+		return nil
+	}
 	if c.r == c.w {
 		c.r, c.w = 0, 0
 	} else if c.w == len(c.rbuf) {

@@ -56,7 +56,7 @@ func (c *Conn) sendv(ctx context.Context, op string, flags Flags, bufs [][]byte)
 	if err := c.enterSend(ctx, op); err != nil {
 		return err
 	}
-	defer c.sendBusy.Store(false)
+	defer c.leaveSend()
 	n := 0
 	for _, b := range bufs {
 		n += len(b)
@@ -93,6 +93,7 @@ func (c *Conn) enterSend(ctx context.Context, op string) error {
 	if !c.sendBusy.CompareAndSwap(false, true) {
 		return newError(op, ErrBusy, nil)
 	}
+	c.takeWriteBuf()
 	return nil
 }
 

@@ -18,7 +18,7 @@ func (c *Conn) Reader(ctx context.Context) (Flags, io.Reader, error) {
 	if err := c.enterRecv(ctx, "reader"); err != nil {
 		return 0, nil, err
 	}
-	defer c.recvBusy.Store(false)
+	defer c.leaveRecv()
 	c.rlimit = c.maxMsg
 	stop := c.armRead(ctx)
 	err := c.openMessage()
@@ -60,7 +60,7 @@ func (r *msgReader) Read(p []byte) (int, error) {
 	if err := c.enterRecv(r.ctx, "read"); err != nil {
 		return 0, err
 	}
-	defer c.recvBusy.Store(false)
+	defer c.leaveRecv()
 	if r.gen != c.streamGen || !c.streaming {
 		return 0, newError("read", ErrInvalid, errStaleReader)
 	}
@@ -100,7 +100,7 @@ func (c *Conn) Writer(ctx context.Context, flags Flags) (io.WriteCloser, error) 
 	err := c.writable(ctx)
 	c.wmu.Unlock()
 	if err != nil {
-		c.sendBusy.Store(false)
+		c.leaveSend()
 		return nil, withOp("writer", err)
 	}
 	return &msgWriter{c: c, ctx: ctx, op: dataOp(flags)}, nil
@@ -188,6 +188,6 @@ func (w *msgWriter) Close() error {
 		return newError("close", ErrInvalid, errWriterClosed)
 	}
 	w.closed = true
-	defer w.c.sendBusy.Store(false)
+	defer w.c.leaveSend()
 	return w.flushFrame(true, nil, w.n)
 }

@@ -141,6 +141,7 @@ type Conn struct {
 	u      net.Conn
 	client bool
 	typ    Flags // Text or Binary: the type of MSend and MRecv
+	pooled bool  // buffers come from pools, not from Storage
 	maxMsg int64
 	pmd    *deflateState // permessage-deflate, nil unless agreed
 
@@ -153,8 +154,10 @@ type Conn struct {
 	// Receive side: owned by the goroutine that holds recvBusy.
 	recvBusy  atomic.Bool
 	rbuf      []byte
-	r, w      int   // unread bytes are rbuf[r:w]
-	rerr      error // sticky failure of the receive side
+	rarr      *[readBufSize]byte // rbuf when it came from the pool
+	small     [smallRead]byte    // what an idle receive waits on (pooled)
+	r, w      int                // unread bytes are rbuf[r:w]
+	rerr      error              // sticky failure of the receive side
 	rdl       time.Time
 	msgOp     byte   // opText or opBinary while a message is open
 	msgZ      bool   // the open message is compressed (RSV1)
@@ -174,6 +177,7 @@ type Conn struct {
 	// serialises whole frames on the wire (sends, pongs, closes).
 	sendBusy atomic.Bool
 	wbuf     []byte
+	warr     *[writeBufSize]byte // wbuf when it came from the pool
 	wmu      sync.Mutex
 	werr     error             // sticky failure of the send side (wmu)
 	done     bool              // our close frame was sent (wmu)
