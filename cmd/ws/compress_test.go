@@ -22,7 +22,14 @@ func TestCompression(t *testing.T) {
 		t.Errorf("bench --compress in process: %+v", res)
 	}
 
-	off := serve(t, "-v")
+	// On by default: a client that offers gets it.
+	def := serve(t, "-v")
+	if r := runWS(t, "default\n", "dial", "--compress", def.url); r.code != 0 || r.stdout != "default\n" {
+		t.Fatalf("%+v", r)
+	}
+	def.errOut.waitFor(t, "extensions=permessage-deflate", 1)
+
+	off := serve(t, "-v", "--compress=false")
 	if r := runWS(t, "plain\n", "dial", "--compress", off.url); r.code != 0 || r.stdout != "plain\n" {
 		t.Fatalf("%+v", r)
 	}

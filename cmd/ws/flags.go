@@ -136,3 +136,10 @@ func (t *tlsFlags) config() (*tls.Config, error) {
 	}
 	return cfg, nil
 }
+
+// given reports whether the flag name was set on the command line.
+func (fs *flagSet) given(name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}

@@ -35,10 +35,12 @@ Modes (one of):
   --exec CMD    bridge each connection to a new "sh -c CMD": every message
                 is a line on its stdin, every line of its stdout a message
 
-With --compress, permessage-deflate is accepted when a client offers it.
+permessage-deflate is accepted when a client offers it (--compress=false
+turns it off).
 --nohttp serves the raw protocol on TCP with no HTTP handshake (WS_NOHTTP;
 connect with "ws dial --nohttp ADDR"); nothing is negotiated there, so
-with --compress the client must use --compress too. Connection logs go to stderr with -v.
+compression is off unless --compress is given, and then the client must
+use --compress too. Connection logs go to stderr with -v.
 On SIGINT or SIGTERM, clients get close 1001 (going away).
 
 Examples:
@@ -77,7 +79,7 @@ func runServe(e *env, args []string) int {
 	fs.BoolVar(&o.nohttp, "nohttp", false, "raw WebSocket on TCP without the HTTP handshake")
 	fs.Var(&o.subprotocols, "subprotocol", "accept subprotocol `NAME` (repeatable, by preference)")
 	fs.Var(&o.origins, "origin", "also accept browser requests from `ORIGIN` (repeatable; scheme://host[:port] or *.domain)")
-	fs.BoolVar(&o.compress, "compress", false, "accept permessage-deflate (with --nohttp: use it; the client must too)")
+	fs.BoolVar(&o.compress, "compress", true, "accept permessage-deflate when a client offers it (with --nohttp only when given: both sides must use it)")
 	fs.BoolVar(&o.verbose, "v", false, "log connections to stderr")
 	pos, err := parseArgs(e, fs, args)
 	if err != nil {
@@ -85,6 +87,9 @@ func runServe(e *env, args []string) int {
 	}
 	if len(pos) > 0 {
 		return fs.usageError(e, fmt.Errorf("unexpected argument %q", pos[0]))
+	}
+	if o.nohttp && !fs.given("compress") {
+		o.compress = false // nothing is negotiated without HTTP
 	}
 	srv, err := newServer(e, &o)
 	if err != nil {
