@@ -1,6 +1,9 @@
 package ws
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"unicode/utf8"
+)
 
 // The incremental UTF-8 validator (RFC 3629 §4, RFC 6455 §8.1) keeps its
 // state between chunks in a uint32: 0 between characters, otherwise the
@@ -35,8 +38,47 @@ var first = func() (t [256]uint32) {
 }()
 
 // validUTF8 continues validation from state st over p. It returns the new
-// state and false at the first byte that makes the text invalid.
+// state, and false if a byte of p makes the text invalid. It finishes a
+// pending character byte by byte, checks the whole characters that follow
+// with utf8.Valid, and runs the byte-wise automaton on what may be an
+// incomplete last character (or on everything, once utf8.Valid failed, to
+// keep one definition of validity).
 func validUTF8(st uint32, p []byte) (uint32, bool) {
+	i := 0
+	for st != 0 && i < len(p) {
+		b := uint32(p[i])
+		if b < (st>>8)&0xff || b > st&0xff {
+			return st, false
+		}
+		if due := st >> 16; due == 1 {
+			st = 0
+		} else {
+			st = utf8State(due-1, 0x80, 0xBF)
+		}
+		i++
+	}
+	p = p[i:]
+	if len(p) == 0 {
+		return st, true
+	}
+	cut := len(p)
+	for j := len(p) - 1; j >= 0 && j >= len(p)-3; j-- {
+		if p[j] < 0x80 {
+			break
+		}
+		if p[j] >= 0xC0 {
+			cut = j // the last character starts here and may be incomplete
+			break
+		}
+	}
+	if !utf8.Valid(p[:cut]) {
+		return validBytes(0, p)
+	}
+	return validBytes(0, p[cut:])
+}
+
+// validBytes is validUTF8 byte by byte: the automaton itself.
+func validBytes(st uint32, p []byte) (uint32, bool) {
 	i := 0
 	for i < len(p) {
 		if st == 0 {
