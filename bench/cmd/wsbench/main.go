@@ -31,9 +31,11 @@ func main() {
 	jsonOut := flag.String("json", "results/latest.json", "raw results (empty: none)")
 	tags := flag.String("tags", defaultTags, "extra build tags for the peers")
 	notes := flag.String("notes", "", "Markdown file included in the report as notes")
+	standing := flag.String("standing", "", "Markdown file included after the targets (\"Where ws stands\")")
 	from := flag.String("from", "", "only render the report from these results JSON files (comma-separated, merged)")
+	keepCG := flag.String("keep-callgrind", "", "directory to keep the profiled callgrind outputs in")
 	flag.Parse()
-	notesFile = *notes
+	notesFile, standingFile = *notes, *standing
 	if *from != "" {
 		var rs []*driver.Results
 		for _, f := range split(*from) {
@@ -49,7 +51,7 @@ func main() {
 		return
 	}
 
-	cfg := driver.Config{Smoke: *smoke, Reps: *reps, IdleConns: *idle, Log: os.Stderr, MicroDir: ".", Tags: *tags}
+	cfg := driver.Config{Smoke: *smoke, Reps: *reps, IdleConns: *idle, Log: os.Stderr, MicroDir: ".", Tags: *tags, KeepCallgrind: *keepCG}
 	if *smoke {
 		cfg.Reps = 1
 	}
@@ -95,7 +97,7 @@ func main() {
 	}
 }
 
-var notesFile string
+var notesFile, standingFile string
 
 func writeReport(res *driver.Results, out, charts string) {
 	var notes string
@@ -106,6 +108,14 @@ func writeReport(res *driver.Results, out, charts string) {
 		}
 		notes = string(b)
 	}
+	var standing string
+	if standingFile != "" {
+		b, err := os.ReadFile(standingFile)
+		if err != nil {
+			fatal(err)
+		}
+		standing = string(b)
+	}
 	absOut, _ := filepath.Abs(filepath.Dir(out))
 	absCharts, _ := filepath.Abs(charts)
 	rel, _ := filepath.Rel(absOut, absCharts)
@@ -114,7 +124,7 @@ func writeReport(res *driver.Results, out, charts string) {
 		cmd = "cd bench && go run ./cmd/wsbench"
 	}
 	if err := driver.WriteReport(res, driver.ReportOptions{Markdown: out, ChartsDir: charts,
-		ChartsRel: filepath.ToSlash(rel), Command: cmd, Notes: notes}); err != nil {
+		ChartsRel: filepath.ToSlash(rel), Command: cmd, Notes: notes, Standing: standing}); err != nil {
 		fatal(err)
 	}
 }
@@ -136,8 +146,11 @@ func fatal(err error) {
 
 // tagOf maps a library to the build tag of its peer binary.
 func tagOf(lib string) string {
-	if lib == "gobwas-frame" {
+	switch lib {
+	case "gobwas-frame":
 		return "gobwas"
+	case "ws-pooled":
+		return "ws"
 	}
 	return lib
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -74,6 +75,9 @@ func TestSmoke(t *testing.T) {
 			if b == "deflate" && !l.Deflate {
 				continue
 			}
+			if (b == "handshake" || b == "idle") && l.ServerVariant {
+				continue
+			}
 			if !seen[key{b, l.Name}] {
 				t.Errorf("%s: no result for %s", b, l.Name)
 			}
@@ -104,6 +108,22 @@ func TestSmoke(t *testing.T) {
 	}
 	if l, err := libs.Get("ws"); err != nil || !l.Deflate {
 		t.Errorf("ws is not in the deflate benchmark (registered: %v, Deflate: %v)", err == nil, l.Deflate)
+	}
+	if l, err := libs.Get("ws-pooled"); err != nil || !l.ServerVariant || l.ClientOf != "ws" {
+		t.Errorf("ws-pooled (the pooled server variant) is not registered")
+	}
+	// ws-pooled has the derived client→server and server→client sums
+	// (with ws's client samples) wherever callgrind ran.
+	if slices.Contains(benches, "callgrind") {
+		for _, sc := range []string{"c2s", "s2c"} {
+			found := false
+			for _, s := range res.Samples {
+				found = found || (s.Bench == "callgrind" && s.Scenario == sc && s.Lib == "ws-pooled")
+			}
+			if !found {
+				t.Errorf("callgrind %s: no ws-pooled sum", sc)
+			}
+		}
 	}
 	dir := t.TempDir()
 	md := filepath.Join(dir, "benchmarks.md")

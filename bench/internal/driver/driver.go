@@ -27,6 +27,10 @@ type Config struct {
 	Tmp       string // scratch directory (callgrind outputs)
 	MicroDir  string // the bench module's directory, for `go test -bench` ("" = skip)
 	Tags      string // build tags for `go test -bench`
+	// KeepCallgrind, if set, is a directory that receives the profiled
+	// callgrind outputs (ws, ws-pooled, raw at 16 B, 1 KiB, 64 KiB) for
+	// callgrind_annotate --inclusive=yes.
+	KeepCallgrind string
 }
 
 // AllBenches lists the benchmarks in run order.
@@ -165,6 +169,22 @@ var roles = []struct{ name, role, mode string }{
 	{"client-recv", "client", "recv"},
 }
 
+// skipRole reports whether a library is left out of a one-sided scenario:
+// server variants are measured on the server side only.
+func skipRole(name, role string) bool { return role == "client" && lib(name).ServerVariant }
+
+// connLibs are the libraries of the handshake and idle measurements
+// (server variants are left out: those use Lib.Accept).
+func (d *Driver) connLibs(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if !lib(n).ServerVariant {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 func clamp(v, lo, hi int) int { return max(lo, min(v, hi)) }
 
 func (d *Driver) cgCount(size int) int {
@@ -190,6 +210,9 @@ func (d *Driver) benchCallgrind() {
 		for _, size := range sizes {
 			for sc := range roles {
 				for _, name := range d.rotated(rep+sc, d.cfg.Libs) {
+					if skipRole(name, roles[sc].role) {
+						continue
+					}
 					jobs = append(jobs, job{rep, size, sc, name})
 				}
 			}
@@ -258,6 +281,20 @@ func (d *Driver) deriveDirections() {
 		}
 	}
 	for k, v := range ir {
+		// A server variant's sums use the client samples of ClientOf.
+		for _, name := range d.cfg.Libs {
+			if l := lib(name); l.ServerVariant && l.ClientOf == k.lib {
+				for _, pair := range [][3]string{{"client-send", "server-recv", "c2s"}, {"client-recv", "server-send", "s2c"}} {
+					if k.sc != pair[0] {
+						continue
+					}
+					if w, ok := ir[key{pair[1], name, k.size, k.rep}]; ok {
+						d.add(Sample{Bench: "callgrind", Scenario: pair[2], Size: k.size, Lib: name, Rep: k.rep,
+							Metrics: map[string]float64{"ir": v + w}})
+					}
+				}
+			}
+		}
 		for _, pair := range [][3]string{{"client-send", "server-recv", "c2s"}, {"server-send", "client-recv", "s2c"}} {
 			if k.sc != pair[0] {
 				continue
@@ -296,6 +333,9 @@ func (d *Driver) benchIsolated() {
 		for _, size := range d.cfg.Sizes {
 			for sc, rl := range roles {
 				for _, name := range d.rotated(rep+sc, d.cfg.Libs) {
+					if skipRole(name, rl.role) {
+						continue
+					}
 					cnt, dur := d.wallCount(size)
 					a := peer.Args{Lib: name, Mode: rl.mode, Role: rl.role, Size: size, Count: cnt, Dur: dur}
 					p, err := d.runConn(a, genFor(lib(name), a), false)
@@ -379,7 +419,7 @@ func (d *Driver) benchHandshake() {
 		cnt, dur = 20, 5*time.Second
 	}
 	for rep := 0; rep < d.cfg.Reps; rep++ {
-		for _, name := range d.rotated(rep, d.cfg.Libs) {
+		for _, name := range d.rotated(rep, d.connLibs(d.cfg.Libs)) {
 			a := peer.Args{Lib: name, Mode: "handshake", Role: "server", Count: cnt, Dur: dur}
 			p, err := d.runListen(a, handshakeGen(lib(name).Raw, cnt, 2), false)
 			if err != nil {
@@ -402,20 +442,28 @@ func (d *Driver) benchIdle() {
 			n = 50
 		}
 	}
-	for _, name := range d.cfg.Libs {
+	for rep := 0; rep < d.cfg.Reps; rep++ {
+		for _, name := range d.rotated(rep, d.connLibs(d.cfg.Libs)) {
+			d.idleOne(rep, name, n)
+		}
+	}
+}
+
+func (d *Driver) idleOne(rep int, name string, n int) {
+	{
 		a := peer.Args{Lib: name, Mode: "idle", Role: "server", Count: n, Dur: time.Minute}
 		p, err := d.runListen(a, idleGen(lib(name).Raw, n), true)
 		if err != nil {
 			d.fail(err)
-			continue
+			return
 		}
 		r := p.rep
 		c := float64(max(r.Count, 1))
 		m := map[string]float64{"rss": float64(r.RSS) / c, "heap": float64(r.Heap) / c,
 			"stack": float64(r.Stack) / c, "goroutines": float64(r.Goroutines) / c, "count": float64(r.Count)}
-		d.logf("   idle %-12s %d conns: %6.0f B RSS/conn %6.0f B heap/conn %6.0f B stack/conn",
-			name, r.Count, m["rss"], m["heap"], m["stack"])
-		d.add(Sample{Bench: "idle", Scenario: "server", Lib: name, Metrics: m})
+		d.logf("   idle rep %d %-12s %d conns: %6.0f B RSS/conn %6.0f B heap/conn %6.0f B stack/conn",
+			rep, name, r.Count, m["rss"], m["heap"], m["stack"])
+		d.add(Sample{Bench: "idle", Scenario: "server", Lib: name, Rep: rep, Metrics: m})
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -32,7 +33,7 @@ type FuncCost struct {
 var profMu sync.Mutex
 
 // profiled lists the libraries and sizes whose callgrind outputs are kept.
-var profiled = map[string]bool{"ws": true, "raw": true}
+var profiled = map[string]bool{"ws": true, "ws-pooled": true, "raw": true}
 
 func profileSizes(size int) bool { return size == 16 || size == 64<<10 || size == 1<<10 }
 
@@ -146,6 +147,11 @@ func (d *Driver) buildProfiles() {
 		return x.Size < y.Size
 	})
 	for _, p := range d.profiles {
+		if d.cfg.KeepCallgrind != "" {
+			if os.MkdirAll(d.cfg.KeepCallgrind, 0o755) == nil && os.Rename(p, filepath.Join(d.cfg.KeepCallgrind, filepath.Base(p))) == nil {
+				continue
+			}
+		}
 		os.Remove(p)
 	}
 }

@@ -17,6 +17,7 @@ type ReportOptions struct {
 	ChartsRel string // ChartsDir as seen from the report's directory
 	Command   string // the command that produced the results
 	Notes     string // Markdown placed after the method section
+	Standing  string // Markdown placed after the targets ("Where ws stands")
 }
 
 type report struct {
@@ -46,13 +47,17 @@ func WriteReport(r *Results, o ReportOptions) error {
 		rp.p("")
 	}
 	rp.targets()
+	if o.Standing != "" {
+		rp.p("%s", strings.TrimSpace(o.Standing))
+		rp.p("")
+	}
 	rp.summary()
 	rp.callgrind()
 	rp.isolated()
 	rp.echo("echo", "Echo round trip over loopback", "round trips/s")
 	rp.handshake()
 	rp.idle()
-	rp.echo("deflate", "Echo with permessage-deflate (16 KiB JSON)", "round trips/s")
+	rp.echo("deflate", "Echo with permessage-deflate (16 KiB JSON, 64 distinct documents)", "round trips/s")
 	rp.micro()
 	rp.profiles()
 	rp.errors()
@@ -96,7 +101,7 @@ func (rp *report) header() {
 	rp.p("")
 	rp.p("## Method")
 	rp.p("")
-	rp.p(`Libraries: **raw** (baseline: 4-byte length prefix over bare TCP, 4 KiB bufio reader, one write or writev per message), **ws** (this module: Attach*Mem + Storage, Send/Recv with context.Background), **gorilla** (NextReader into the caller's buffer, WriteMessage), **coder** (Reader into the caller's buffer, Write), **gobwas** (wsutil.Reader over a 4 KiB bufio.Reader, reused wsutil.Writer), **gobwas-frame** (bare frame API: ReadHeaderBuffer/WriteHeader/Cipher over bufio), **gws** (event handler, ReadLoop, WriteMessage). Each adapter uses the library's cheapest idiomatic API; gorilla and coder, which only upgrade net/http requests, get a minimal http.ReadRequest + Hijacker shim (cheaper than net/http.Server). Adapters: bench/internal/libs.
+	rp.p(`Libraries: **raw** (baseline: 4-byte length prefix over bare TCP, 4 KiB bufio reader, one write or writev per message), **ws** (this module, Send/Recv with context.Background: per-message scenarios use Attach*Mem with a per-connection Storage; handshakes and idle memory use AttachServer without Storage, what Upgrade users get), **ws-pooled** (ws's per-message server scenarios, echo and deflate with AttachServer/AttachClient without Storage: buffers from pools only while a call runs; its client→server and server→client sums use ws's client samples), **gorilla** (NextReader into the caller's buffer, WriteMessage), **coder** (Reader into the caller's buffer, Write), **gobwas** (wsutil.Reader over a 4 KiB bufio.Reader, reused wsutil.Writer), **gobwas-frame** (bare frame API: ReadHeaderBuffer/WriteHeader/Cipher over bufio), **gws** (event handler, ReadLoop, WriteMessage). Each adapter uses the library's cheapest idiomatic API; gorilla and coder, which only upgrade net/http requests, get a minimal http.ReadRequest + Hijacker shim (cheaper than net/http.Server). Adapters: bench/internal/libs.
 
 - Every measured library runs alone in its own process (bench/cmd/peer, built per library with -tags single,<lib>), on a loopback TCP connection (or listener) inherited from the driver as fd 3. The driver plays the other side with a fixed cheap generator: canned upgrade request/response, pre-encoded frames (masked to drive servers, unmasked to drive clients) written in 64 KiB batches, or a sink that discards. So each number is one side of one library.
 - Libraries are interleaved within every repetition (rotating the order); tables show medians over repetitions; ratios are computed per repetition and their median shown, with the per-repetition values in brackets in the summary.
@@ -181,17 +186,39 @@ func (rp *report) summary() {
 		rp.p("")
 		subj = "raw"
 	}
+	rp.summaryTable(subj, summaryRows)
+	if subj == "ws" && slices.Contains(rp.r.Libs, "ws-pooled") {
+		rp.p("### ws-pooled (AttachServer/AttachClient without Storage)")
+		rp.p("")
+		rp.p("The per-message server measurements again, with ws's pooled connections (what Upgrade and Dial users get). client→server and server→client sums are ws's client plus ws-pooled's server; echo and deflate use pooled connections on both sides.")
+		rp.p("")
+		var rows []metricRow
+		for _, r := range summaryRows {
+			if r.bench == "handshake" || r.bench == "idle" || r.sc == "client-send" || r.sc == "client-recv" {
+				continue
+			}
+			rows = append(rows, r)
+		}
+		rp.summaryTable("ws-pooled", rows)
+	}
+	rp.allocTable()
+}
+
+func (rp *report) summaryTable(subj string, rows []metricRow) {
 	var others []string
 	for _, l := range rp.r.Libs {
-		if l != subj {
+		if l != subj && !(strings.HasPrefix(l, "ws-") && subj == "ws") && !(subj == "ws-pooled" && l == "ws") {
 			others = append(others, l)
 		}
+	}
+	if subj == "ws-pooled" {
+		others = append([]string{"ws"}, others...)
 	}
 	rp.p("Ratio %s / other, geometric mean over message sizes, median over repetitions [per repetition]. For time, CPU, instructions and memory lower is better for %s; for rates (/s) higher is better.", subj, subj)
 	rp.p("")
 	rp.p("| metric | %s | target |", strings.Join(prefixAll(subj+" / ", others), " | "))
 	rp.p("|---|%s---|", strings.Repeat("---|", len(others)))
-	for _, row := range summaryRows {
+	for _, row := range rows {
 		sizes := rp.sizesOf(row.bench, row.sc)
 		if len(sizes) == 0 {
 			continue
@@ -204,6 +231,9 @@ func (rp *report) summary() {
 		rp.p("| %s | %s | %s |", row.label, strings.Join(cells, " | "), row.target)
 	}
 	rp.p("")
+}
+
+func (rp *report) allocTable() {
 	// Absolute zero-allocation and handshake checks.
 	rp.p("Allocations per message (median over repetitions, isolated runs, all sizes' maximum):")
 	rp.p("")
@@ -241,18 +271,20 @@ func (rp *report) targets() {
 		sc    string
 		label string
 		limit float64
-	}{{"c2s", "instructions/msg client→server ≤ 1.5× raw (geomean over sizes)", 1.5}, {"s2c", "instructions/msg server→client ≤ 1.1× raw (geomean over sizes)", 1.1}} {
+		lib   string
+	}{{"c2s", "instructions/msg client→server ≤ 1.5× raw (geomean over sizes)", 1.5, "ws"}, {"s2c", "instructions/msg server→client ≤ 1.1× raw (geomean over sizes)", 1.1, "ws"},
+		{"c2s", "ws-pooled (ws client + pooled server): client→server ≤ 1.5× raw", 1.5, "ws-pooled"}, {"s2c", "ws-pooled (ws client + pooled server): server→client ≤ 1.1× raw", 1.1, "ws-pooled"}} {
 		sizes := rp.sizesOf("callgrind", t.sc)
 		if len(sizes) == 0 {
 			continue
 		}
-		med, per := ix.sizeRatios("callgrind", t.sc, sizes, "ws", "raw", "ir")
+		med, per := ix.sizeRatios("callgrind", t.sc, sizes, t.lib, "raw", "ir")
 		if len(per) == 0 {
 			continue
 		}
 		var worst []string
 		for _, size := range sizes {
-			if r := ix.ratios("callgrind", t.sc, size, "ws", "raw", "ir"); len(r) > 0 {
+			if r := ix.ratios("callgrind", t.sc, size, t.lib, "raw", "ir"); len(r) > 0 {
 				worst = append(worst, fmt.Sprintf("%s %.2f×", sizeName(size), median(r)))
 			}
 		}
@@ -262,7 +294,7 @@ func (rp *report) targets() {
 				small = append(small, size)
 			}
 		}
-		smed, _ := ix.sizeRatios("callgrind", t.sc, small, "ws", "raw", "ir")
+		smed, _ := ix.sizeRatios("callgrind", t.sc, small, t.lib, "raw", "ir")
 		rp.p("| %s | %s (≤ 1 KiB only: %.2f×; per size: %s) | %s |", t.label, fmtRatio(med, per), smed, strings.Join(worst, ", "), ok(med <= t.limit))
 	}
 	micro := map[string]MicroRow{}
@@ -304,7 +336,7 @@ func (rp *report) targets() {
 	if v, okv := ix.med("handshake", "server", 0, "ws", "msgs_per_s"); okv {
 		best, bestLib := 0.0, ""
 		for _, l := range rp.r.Libs {
-			if l == "ws" || l == "raw" {
+			if strings.HasPrefix(l, "ws") || l == "raw" {
 				continue
 			}
 			if x, ok := ix.med("handshake", "server", 0, l, "msgs_per_s"); ok && x > best {
@@ -480,7 +512,7 @@ func (rp *report) echo(bench, title, unit string) {
 	rp.p("Command: `cd bench && go run ./cmd/wsbench -bench %s`. %s (ratio to raw); then CPU ns and allocations per round trip, both sides in one process.", bench, unit)
 	rp.p("")
 	if bench == "deflate" {
-		rp.p("Settings: ws `&ws.CompressionOptions{}` (level 1, context takeover both ways), gorilla no context takeover (its only mode), coder context takeover, gws context takeover both ways, gobwas wsflate defaults (no context takeover); klauspost/compress flate where the library lets us choose. Every message is the same 16 KiB JSON document, so with context takeover a message mostly refers back to the previous one: the ratios below are the best case of takeover, not a typical stream.")
+		rp.p("Settings: ws `&ws.CompressionOptions{}` (level 1, context takeover both ways), gorilla no context takeover (its only mode), coder context takeover, gws context takeover both ways, gobwas wsflate defaults (no context takeover); klauspost/compress flate where the library lets us choose. Messages rotate through 64 distinct 16 KiB JSON documents (wire.JSONPayloads: same shape, ids, names, prices, quantities, tags and flags drawn from a generator seeded per document; the same set and order for every library), so a message is never a copy of the previous one; context takeover still helps through the shared keys and structure, as in a real stream of one message type. ws-pooled uses pooled connections (no Storage) on both sides.")
 		rp.p("")
 	}
 	rp.sizeTable(bench, "echo", "msgs_per_s", unit, bench, title+" ("+unit+")", bench == "echo")

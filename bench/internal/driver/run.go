@@ -194,7 +194,7 @@ func genFor(lib libs.Lib, a peer.Args) func(net.Conn) error {
 // echoClientGen plays the client of an echo-server peer with the same
 // library: it sends a.Count messages, each after the echo of the previous.
 func echoClientGen(l libs.Lib, a peer.Args) func(net.Conn) error {
-	p := peer.Payload(a)
+	ps := peer.Payloads(a)
 	return func(c net.Conn) error {
 		cl, err := l.Client(c, libs.Opts{Deflate: a.Deflate, MaxSize: a.Size})
 		if err != nil {
@@ -202,7 +202,7 @@ func echoClientGen(l libs.Lib, a peer.Args) func(net.Conn) error {
 			return err
 		}
 		defer cl.Close()
-		if err := cl.Send(p); err != nil {
+		if err := cl.Send(ps[0]); err != nil {
 			return err
 		}
 		n := 0
@@ -212,7 +212,7 @@ func echoClientGen(l libs.Lib, a peer.Args) func(net.Conn) error {
 			if n >= a.Count {
 				return false
 			}
-			sendErr = cl.Send(p)
+			sendErr = cl.Send(ps[n%len(ps)])
 			return sendErr == nil
 		})
 		return errors.Join(err, sendErr)

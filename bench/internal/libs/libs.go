@@ -41,8 +41,30 @@ type Lib struct {
 	Deflate bool // supports Opts.Deflate
 	// Client performs the client handshake over c (resource "/", host 127.0.0.1).
 	Client func(c net.Conn, o Opts) (Conn, error)
-	// Server performs the server handshake over c.
+	// Server performs the server handshake over c, as the per-message
+	// scenarios use it.
 	Server func(c net.Conn, o Opts) (Conn, error)
+	// Accept, if set, is the server side of the handshake and idle-memory
+	// measurements, written as a server accepting many connections would
+	// be (for ws: AttachServer without Storage, what Upgrade users get).
+	// Nil means Server.
+	Accept func(c net.Conn, o Opts) (Conn, error)
+	// ServerVariant marks a second configuration of another library
+	// (ClientOf) measured only where its server differs: the per-message
+	// server scenarios (callgrind, isolated), echo and deflate. Its
+	// client→server and server→client sums use ClientOf's client samples;
+	// it is left out of the client scenarios, handshakes and idle memory.
+	ServerVariant bool
+	ClientOf      string
+}
+
+// AcceptFunc returns the server function of the handshake and idle
+// measurements.
+func (l Lib) AcceptFunc() func(c net.Conn, o Opts) (Conn, error) {
+	if l.Accept != nil {
+		return l.Accept
+	}
+	return l.Server
 }
 
 var (
@@ -58,7 +80,7 @@ func Register(l Lib) {
 }
 
 // Order is the display order of known libraries.
-var Order = []string{"raw", "ws", "gorilla", "coder", "gobwas", "gobwas-frame", "gws"}
+var Order = []string{"raw", "ws", "ws-pooled", "gorilla", "coder", "gobwas", "gobwas-frame", "gws"}
 
 // All returns the registered libraries in display order.
 func All() []Lib {

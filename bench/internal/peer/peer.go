@@ -203,12 +203,16 @@ func inheritedListener() (net.Listener, error) {
 	return net.FileListener(f)
 }
 
-// Payload returns the payload of a run.
-func Payload(a Args) []byte {
+// Payload returns the payload of a run (the first, with JSON).
+func Payload(a Args) []byte { return Payloads(a)[0] }
+
+// Payloads returns the messages of a run, sent in rotation: one random
+// payload, or with JSON the wire.JSONDocs distinct JSON documents.
+func Payloads(a Args) [][]byte {
 	if a.JSON {
-		return wire.JSONPayload(a.Size)
+		return wire.JSONPayloads(a.Size)
 	}
-	return wire.Payload(a.Size)
+	return [][]byte{wire.Payload(a.Size)}
 }
 
 func attach(lib libs.Lib, role string, c net.Conn, a Args) (libs.Conn, error) {
@@ -249,9 +253,9 @@ func runSend(lib libs.Lib, a Args, r *Report) error {
 }
 
 // checker verifies received messages: every length, and the content of
-// the first and the last.
+// the first and the last. Message k (from 1) must be want[(k-1)%len(want)].
 type checker struct {
-	want  []byte
+	want  [][]byte
 	n     int64
 	ok    int64
 	bad   error
@@ -260,14 +264,15 @@ type checker struct {
 
 func (k *checker) check(msg []byte, last bool) {
 	k.n++
-	if len(msg) != len(k.want) {
+	want := k.want[(k.n-1)%int64(len(k.want))]
+	if len(msg) != len(want) {
 		if k.bad == nil {
-			k.bad = fmt.Errorf("message %d: %d bytes, want %d", k.n, len(msg), len(k.want))
+			k.bad = fmt.Errorf("message %d: %d bytes, want %d", k.n, len(msg), len(want))
 		}
 		return
 	}
 	if k.n == 1 || last {
-		if !bytes.Equal(msg, k.want) {
+		if !bytes.Equal(msg, want) {
 			if k.bad == nil {
 				k.bad = fmt.Errorf("message %d: content differs", k.n)
 			}
@@ -287,7 +292,7 @@ func runRecv(lib libs.Lib, a Args, r *Report) error {
 		return err
 	}
 	defer c.Close()
-	k := checker{want: Payload(a)}
+	k := checker{want: Payloads(a)}
 	buf := make([]byte, max(a.Size, 1))
 	var m meter
 	m.start()
@@ -355,14 +360,14 @@ func runEcho(lib libs.Lib, a Args, r *Report) error {
 		return errors.Join(err, <-srvErr)
 	}
 	defer c.Close()
-	p := Payload(a)
-	k := checker{want: p}
+	ps := Payloads(a)
+	k := checker{want: ps}
 	buf := make([]byte, max(a.Size, 1))
 	var m meter
 	m.start()
 	deadline := m.t.Add(a.Dur)
 	var sendErr error
-	if sendErr = c.Send(p); sendErr == nil {
+	if sendErr = c.Send(ps[0]); sendErr == nil {
 		err = c.Serve(buf, func(msg []byte) bool {
 			last := k.n+1 >= int64(a.Count) || (k.n&15 == 15 && time.Now().After(deadline))
 			k.check(msg, last)
@@ -370,7 +375,7 @@ func runEcho(lib libs.Lib, a Args, r *Report) error {
 				m.stop(r, k.n)
 				return false
 			}
-			sendErr = c.Send(p)
+			sendErr = c.Send(ps[k.n%int64(len(ps))])
 			return sendErr == nil
 		})
 	}
@@ -413,7 +418,7 @@ func runEchoServer(lib libs.Lib, a Args, r *Report) error {
 		return err
 	}
 	defer c.Close()
-	k := checker{want: Payload(a)}
+	k := checker{want: Payloads(a)}
 	buf := make([]byte, max(a.Size, 1))
 	var m meter
 	m.start()
@@ -463,7 +468,7 @@ func runHandshake(lib libs.Lib, a Args, r *Report) error {
 			n++
 			continue
 		}
-		c, err := attach(lib, "server", u, a)
+		c, err := lib.AcceptFunc()(u, libs.Opts{Deflate: a.Deflate, MaxSize: a.Size})
 		if err != nil {
 			u.Close()
 			return fmt.Errorf("handshake %d: %w", n, err)
@@ -522,7 +527,7 @@ func runIdle(lib libs.Lib, a Args, r *Report) error {
 		if err != nil {
 			return err
 		}
-		c, err := attach(lib, "server", u, a)
+		c, err := lib.AcceptFunc()(u, libs.Opts{Deflate: a.Deflate, MaxSize: a.Size})
 		if err != nil {
 			u.Close()
 			return err

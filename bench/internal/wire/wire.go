@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 )
 
@@ -104,15 +105,49 @@ func Payload(n int) []byte {
 }
 
 // JSONPayload returns a compressible JSON document of about n bytes.
-func JSONPayload(n int) []byte {
+func JSONPayload(n int) []byte { return jsonDoc(n, 0) }
+
+// JSONDocs is how many distinct documents JSONPayloads returns.
+const JSONDocs = 64
+
+// JSONPayloads returns JSONDocs distinct JSON documents of exactly n bytes
+// each: the same shape, with ids, names, prices, tags and flags drawn from
+// a generator seeded by the document's index, so every library sends the
+// same rotating set and a message is not a copy of the previous one.
+func JSONPayloads(n int) [][]byte {
+	out := make([][]byte, JSONDocs)
+	for i := range out {
+		out[i] = jsonDoc(n, uint64(i)+1)
+	}
+	return out
+}
+
+var jsonTags = []string{"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa"}
+var jsonWords = []string{"widget", "gadget", "sprocket", "gizmo", "doohickey", "bracket", "flange", "valve", "rotor", "spindle", "coupler", "bearing"}
+
+// jsonDoc builds one document; seed 0 is the historical fixed document.
+func jsonDoc(n int, seed uint64) []byte {
 	var b bytes.Buffer
-	b.WriteString(`{"items":[`)
-	for i := 0; b.Len() < n-64; i++ {
-		if i > 0 {
-			b.WriteByte(',')
+	if seed == 0 {
+		b.WriteString(`{"items":[`)
+		for i := 0; b.Len() < n-64; i++ {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `{"id":%d,"name":"item-%d","price":%d.%02d,"tags":["alpha","beta"],"active":%t}`,
+				i, i*7%1000, i*13%500, i%100, i%3 == 0)
 		}
-		fmt.Fprintf(&b, `{"id":%d,"name":"item-%d","price":%d.%02d,"tags":["alpha","beta"],"active":%t}`,
-			i, i*7%1000, i*13%500, i%100, i%3 == 0)
+	} else {
+		r := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
+		fmt.Fprintf(&b, `{"batch":%d,"ts":%d,"items":[`, seed, 1700000000000+r.Int64N(1e9))
+		for i := 0; b.Len() < n-160; i++ {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `{"id":%d,"name":"%s-%d","price":%d.%02d,"qty":%d,"tags":["%s","%s"],"active":%t}`,
+				r.Int64N(1e9), jsonWords[r.IntN(len(jsonWords))], r.IntN(100000), r.IntN(5000), r.IntN(100),
+				r.IntN(1000), jsonTags[r.IntN(len(jsonTags))], jsonTags[r.IntN(len(jsonTags))], r.IntN(2) == 0)
+		}
 	}
 	b.WriteString(`]}`)
 	for b.Len() < n {

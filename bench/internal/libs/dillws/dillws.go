@@ -1,8 +1,18 @@
-// Package dillws adapts github.com/dillgo/ws, the library under test:
-// Attach*Mem with a per-connection Storage, Send and Recv with
-// context.Background (its zero-allocation path). With Opts.Deflate, both
-// sides set Config.Compression to &ws.CompressionOptions{}: level 1,
-// threshold 128 bytes, context takeover both ways.
+// Package dillws adapts github.com/dillgo/ws, the library under test, in
+// the two ways a real program uses it:
+//
+//   - "ws": per-message measurements use Attach*Mem with a per-connection
+//     Storage (the zero-allocation path); the handshake and idle-memory
+//     measurements use AttachServer without Storage (Lib.Accept), what
+//     Upgrade and Dial users get: buffers come from pools only while a call
+//     runs, an idle connection holds none.
+//   - "ws-pooled": the per-message server scenarios (and echo, deflate)
+//     with AttachServer/AttachClient without Storage, so the report shows
+//     what the pooled buffers cost per message.
+//
+// Send and Recv use context.Background. With Opts.Deflate, both sides set
+// Config.Compression to &ws.CompressionOptions{}: level 1, threshold 128
+// bytes, context takeover both ways.
 package dillws
 
 import (
@@ -16,7 +26,9 @@ import (
 )
 
 func init() {
-	libs.Register(libs.Lib{Name: "ws", Deflate: true, Client: client, Server: server})
+	libs.Register(libs.Lib{Name: "ws", Deflate: true, Client: memClient, Server: memServer, Accept: pooledServer})
+	libs.Register(libs.Lib{Name: "ws-pooled", Deflate: true, Client: pooledClient, Server: pooledServer,
+		ServerVariant: true, ClientOf: "ws"})
 }
 
 var (
@@ -32,52 +44,73 @@ func config(o libs.Opts) *ws.Config {
 }
 
 type conn struct {
-	st      ws.Storage
-	c       *ws.Conn
-	deflate bool
+	st ws.Storage // used by the Mem variants only
+	c  *ws.Conn
 }
 
-func client(u net.Conn, o libs.Opts) (libs.Conn, error) {
+// pconn is a connection without Storage: only the Conn.
+type pconn struct{ c *ws.Conn }
+
+func checkDeflate(wc *ws.Conn, o libs.Opts) error {
+	if o.Deflate && wc.Extensions() == "" {
+		wc.Close()
+		return errors.New("dillws: permessage-deflate not negotiated")
+	}
+	return nil
+}
+
+func memClient(u net.Conn, o libs.Opts) (libs.Conn, error) {
 	c := &conn{}
 	wc, err := config(o).AttachClientMem(context.Background(), u, ws.Binary, "/", "127.0.0.1", &c.st)
 	if err != nil {
 		return nil, err
 	}
-	if o.Deflate && wc.Extensions() == "" {
-		wc.Close()
-		return nil, errors.New("dillws: permessage-deflate not negotiated")
+	if err := checkDeflate(wc, o); err != nil {
+		return nil, err
 	}
-	c.c, c.deflate = wc, o.Deflate
+	c.c = wc
 	return c, nil
 }
 
-func server(u net.Conn, o libs.Opts) (libs.Conn, error) {
+func memServer(u net.Conn, o libs.Opts) (libs.Conn, error) {
 	c := &conn{}
 	wc, err := config(o).AttachServerMem(context.Background(), u, ws.Binary, &c.st)
 	if err != nil {
 		return nil, err
 	}
-	if o.Deflate && wc.Extensions() == "" {
-		wc.Close()
-		return nil, errors.New("dillws: permessage-deflate not negotiated")
+	if err := checkDeflate(wc, o); err != nil {
+		return nil, err
 	}
-	c.c, c.deflate = wc, o.Deflate
+	c.c = wc
 	return c, nil
 }
 
-func (c *conn) Send(p []byte) error { return c.c.Send(context.Background(), ws.Binary, p) }
-
-func (c *conn) Serve(buf []byte, fn func([]byte) bool) error {
-	ctx := context.Background()
-	if c.deflate {
-		// Workaround for a ws bug: a compressed message received into a
-		// buffer of exactly its length desynchronizes the connection (the
-		// next Recv returns 0 bytes, the one after fails with EPROTO).
-		// One spare byte avoids it; allocated once per connection.
-		buf = make([]byte, len(buf)+1)
+func pooledClient(u net.Conn, o libs.Opts) (libs.Conn, error) {
+	wc, err := config(o).AttachClient(context.Background(), u, ws.Binary, "/", "127.0.0.1")
+	if err != nil {
+		return nil, err
 	}
+	if err := checkDeflate(wc, o); err != nil {
+		return nil, err
+	}
+	return &pconn{wc}, nil
+}
+
+func pooledServer(u net.Conn, o libs.Opts) (libs.Conn, error) {
+	wc, err := config(o).AttachServer(context.Background(), u, ws.Binary)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkDeflate(wc, o); err != nil {
+		return nil, err
+	}
+	return &pconn{wc}, nil
+}
+
+func serve(c *ws.Conn, buf []byte, fn func([]byte) bool) error {
+	ctx := context.Background()
 	for {
-		n, _, err := c.c.Recv(ctx, buf)
+		n, _, err := c.Recv(ctx, buf)
 		if err != nil {
 			return err
 		}
@@ -87,4 +120,10 @@ func (c *conn) Serve(buf []byte, fn func([]byte) bool) error {
 	}
 }
 
-func (c *conn) Close() error { return c.c.Close() }
+func (c *conn) Send(p []byte) error                          { return c.c.Send(context.Background(), ws.Binary, p) }
+func (c *conn) Serve(buf []byte, fn func([]byte) bool) error { return serve(c.c, buf, fn) }
+func (c *conn) Close() error                                 { return c.c.Close() }
+
+func (c *pconn) Send(p []byte) error                          { return c.c.Send(context.Background(), ws.Binary, p) }
+func (c *pconn) Serve(buf []byte, fn func([]byte) bool) error { return serve(c.c, buf, fn) }
+func (c *pconn) Close() error                                 { return c.c.Close() }
