@@ -29,7 +29,7 @@ type cancelState struct {
 
 // setReadDeadline makes dl the read deadline of u. Receive side only.
 func (c *Conn) setReadDeadline(dl time.Time) {
-	if dl.Equal(c.rdl) && !c.cancels.rdirty.Load() {
+	if dl == c.rdl && !c.cancels.rdirty.Load() {
 		return
 	}
 	c.cancels.rdirty.Store(false)
@@ -39,7 +39,7 @@ func (c *Conn) setReadDeadline(dl time.Time) {
 
 // setWriteDeadline makes dl the write deadline of u. Caller holds wmu.
 func (c *Conn) setWriteDeadline(dl time.Time) {
-	if dl.Equal(c.wdl) && !c.cancels.wdirty.Load() {
+	if dl == c.wdl && !c.cancels.wdirty.Load() {
 		return
 	}
 	c.cancels.wdirty.Store(false)
@@ -47,13 +47,18 @@ func (c *Conn) setWriteDeadline(dl time.Time) {
 	c.u.SetWriteDeadline(dl)
 }
 
-// armRead applies ctx to the receive side until disarmRead.
+// armRead applies ctx to the receive side until disarmRead. A context
+// that can never end (Background, TODO) only clears a deadline left by an
+// earlier call.
 func (c *Conn) armRead(ctx context.Context) func() bool {
-	dl, _ := ctx.Deadline()
-	c.setReadDeadline(dl)
 	if ctx.Done() == nil {
+		if !c.rdl.IsZero() || c.cancels.rdirty.Load() {
+			c.setReadDeadline(time.Time{})
+		}
 		return nil
 	}
+	dl, _ := ctx.Deadline()
+	c.setReadDeadline(dl)
 	s := &c.cancels
 	gen := s.rgen
 	return context.AfterFunc(ctx, func() {

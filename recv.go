@@ -113,19 +113,17 @@ func (c *Conn) enterRecv(ctx context.Context, op string) error {
 }
 
 func (c *Conn) recvv(ctx context.Context, op string, typed bool, bufs [][]byte) (int, Flags, error) {
+	room := int64(0)
 	for _, b := range bufs {
-		if skipKind(b) < 0 {
+		if len(b) == 0 && skipKind(b) < 0 {
 			return 0, 0, newError(op, ErrInvalid, detail("Skip length out of range"))
 		}
+		room += int64(len(b))
 	}
 	if err := c.enterRecv(ctx, op); err != nil {
 		return 0, 0, err
 	}
 	defer c.leaveRecv()
-	room := int64(0)
-	for _, b := range bufs {
-		room += int64(len(b))
-	}
 	c.rlimit = max(room, c.maxMsg)
 	stop := c.armRead(ctx)
 	n, f, err := c.recvMsg(bufs, typed)

@@ -192,6 +192,12 @@ func (c *Conn) writable(ctx context.Context) error {
 	if c.done {
 		return &opError{kind: ErrPipe}
 	}
+	if ctx.Done() == nil { // never ends: only clear an earlier deadline
+		if !c.wdl.IsZero() || c.cancels.wdirty.Load() {
+			c.setWriteDeadline(time.Time{})
+		}
+		return nil
+	}
 	if err := ctx.Err(); err != nil {
 		return &opError{kind: ctxKind(ctx, err)}
 	}

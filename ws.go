@@ -101,6 +101,8 @@ type CloseError struct {
 	Reason string
 }
 
+// Error describes the peer's close: its code, the code's name and the
+// reason.
 func (e CloseError) Error() string {
 	if e.Reason == "" {
 		return "ws: peer closed: " + e.Code.String()
