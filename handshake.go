@@ -455,22 +455,20 @@ func appendRequest(b []byte, resource, host string, key []byte, offered []string
 	b = append(b, "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: "...)
 	b = append(b, key...)
 	b = append(b, "\r\nSec-WebSocket-Version: 13\r\n"...)
-	if len(offered) > 0 {
-		b = append(b, "Sec-WebSocket-Protocol: "...)
-		for i, p := range offered {
-			if i > 0 {
-				b = append(b, ", "...)
-			}
-			b = append(b, p...)
-		}
-		b = append(b, "\r\n"...)
-	}
-	if ext != "" {
-		b = append(b, "Sec-WebSocket-Extensions: "...)
-		b = append(b, ext...)
-		b = append(b, "\r\n"...)
-	}
+	b = appendField(b, "Sec-WebSocket-Protocol", strings.Join(offered, ", "))
+	b = appendField(b, "Sec-WebSocket-Extensions", ext)
 	return appendHeader(b, cfg)
+}
+
+// appendField appends the field "name: value", unless value is empty.
+func appendField(b []byte, name, value string) []byte {
+	if value == "" {
+		return b
+	}
+	b = append(b, name...)
+	b = append(b, ": "...)
+	b = append(b, value...)
+	return append(b, "\r\n"...)
 }
 
 // appendSwitching appends the head of a 101 answer to a request with key
@@ -482,16 +480,8 @@ func appendSwitching(b []byte, key []byte, proto, ext string, cfg *Config) []byt
 	b = append(b, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
 	b = append(b, accept[:]...)
 	b = append(b, "\r\n"...)
-	if proto != "" {
-		b = append(b, "Sec-WebSocket-Protocol: "...)
-		b = append(b, proto...)
-		b = append(b, "\r\n"...)
-	}
-	if ext != "" {
-		b = append(b, "Sec-WebSocket-Extensions: "...)
-		b = append(b, ext...)
-		b = append(b, "\r\n"...)
-	}
+	b = appendField(b, "Sec-WebSocket-Protocol", proto)
+	b = appendField(b, "Sec-WebSocket-Extensions", ext)
 	return appendHeader(b, cfg)
 }
 
@@ -503,13 +493,9 @@ func appendFields(b []byte, h http.Header) []byte {
 			continue
 		}
 		for _, v := range vs {
-			if !validFieldValue(v) {
-				continue
+			if validFieldValue(v) {
+				b = appendField(b, name, v)
 			}
-			b = append(b, name...)
-			b = append(b, ": "...)
-			b = append(b, v...)
-			b = append(b, "\r\n"...)
 		}
 	}
 	return b

@@ -44,22 +44,16 @@ var first = func() (t [256]uint32) {
 // incomplete last character (or on everything, once utf8.Valid failed, to
 // keep one definition of validity).
 func validUTF8(st uint32, p []byte) (uint32, bool) {
-	i := 0
-	for st != 0 && i < len(p) {
-		b := uint32(p[i])
-		if b < (st>>8)&0xff || b > st&0xff {
-			return st, false
+	if st != 0 {
+		k := min(int(st>>16), len(p)) // the continuation bytes still due
+		var ok bool
+		if st, ok = validBytes(st, p[:k]); !ok || st != 0 {
+			return st, ok
 		}
-		if due := st >> 16; due == 1 {
-			st = 0
-		} else {
-			st = utf8State(due-1, 0x80, 0xBF)
-		}
-		i++
+		p = p[k:]
 	}
-	p = p[i:]
 	if len(p) == 0 {
-		return st, true
+		return 0, true
 	}
 	cut := len(p)
 	for j := len(p) - 1; j >= 0 && j >= len(p)-3; j-- {
