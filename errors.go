@@ -22,7 +22,6 @@ func (e *sentinel) Error() string                { return e.msg }
 func (e *sentinel) Is(target error) bool         { return e.also != nil && target == e.also }
 func (e *sentinel) Timeout() bool                { return e.timeout }
 func (e *sentinel) Temporary() bool              { return e.timeout }
-func (e *sentinel) Unwrap() error                { return nil }
 func newSentinel(msg string) *sentinel           { return &sentinel{msg: msg} }
 func (e *sentinel) withAlso(err error) *sentinel { e.also = err; return e }
 
@@ -127,9 +126,9 @@ var (
 	errWrongType     = detail("message type differs from the socket type; the message stays queued")
 	errEOF           = detail("connection closed without a close frame")
 	errShort         = errors.New("ws: short buffer")
-	errDetached      = detail("connection detached or closed")
 	errStaleReader   = detail("message reader used after its message ended")
 	errWriterClosed  = detail("message writer already closed")
+	errCutMessage    = detail("a streamed message was cut by a failed write")
 	errHandshakeSize = detail("handshake head too large")
 )
 

@@ -174,7 +174,7 @@ func (w *msgWriter) flushFrame(fin bool, bufs [][]byte, n int) error {
 		// A message cut in the middle cannot be resumed.
 		c.wmu.Lock()
 		if c.werr == nil {
-			c.werr = err
+			c.werr = errCutMessage
 		}
 		c.wmu.Unlock()
 		return withOp("write", err)
