@@ -78,6 +78,7 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
+	res.Command = strings.TrimSpace("cd bench && go run ./cmd/wsbench " + strings.Join(os.Args[1:], " "))
 	if *jsonOut != "" {
 		os.MkdirAll(filepath.Dir(*jsonOut), 0o755)
 		if err := driver.WriteJSON(*jsonOut, res); err != nil {

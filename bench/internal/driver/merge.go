@@ -7,9 +7,10 @@ import (
 )
 
 // Merge combines the results of several runs into one. Samples of a
-// benchmark that earlier results already hold get their repetition
-// numbers shifted past the existing ones, so per-repetition ratios only
-// pair samples of the same run.
+// benchmark and message size that earlier results already hold get their
+// repetition numbers shifted past the existing ones, so per-size ratios
+// only pair samples of the same run (runs over disjoint sizes, such as
+// callgrind with fewer repetitions for the largest sizes, line up).
 func Merge(rs ...*Results) *Results {
 	out := &Results{}
 	var cmds []string
@@ -33,12 +34,17 @@ func Merge(rs ...*Results) *Results {
 				out.Sizes = append(out.Sizes, s)
 			}
 		}
-		shift := map[string]int{}
+		type bs struct {
+			bench string
+			size  int
+		}
+		shift := map[bs]int{}
 		for _, s := range out.Samples {
-			shift[s.Bench] = max(shift[s.Bench], s.Rep+1)
+			k := bs{s.Bench, s.Size}
+			shift[k] = max(shift[k], s.Rep+1)
 		}
 		for _, s := range r.Samples {
-			s.Rep += shift[s.Bench]
+			s.Rep += shift[bs{s.Bench, s.Size}]
 			out.Samples = append(out.Samples, s)
 		}
 		for _, p := range r.Profiles {
@@ -58,7 +64,7 @@ func Merge(rs ...*Results) *Results {
 	}
 	sort.Ints(out.Sizes)
 	order := func(l string) int {
-		if i := slices.Index([]string{"raw", "ws", "gorilla", "coder", "gobwas", "gobwas-frame", "gws"}, l); i >= 0 {
+		if i := slices.Index([]string{"raw", "ws", "ws-pooled", "gorilla", "coder", "gobwas", "gobwas-frame", "gws"}, l); i >= 0 {
 			return i
 		}
 		return 99

@@ -61,43 +61,49 @@ func (ix index) ratios(bench, sc string, size int, a, b, metric string) []float6
 }
 
 // sizeRatios gives, per repetition, the geometric mean over sizes of a/b,
-// and the median of those.
+// and the median of those. A repetition that lacks some sizes (merged runs
+// with fewer repetitions for the largest sizes) takes those sizes' median
+// ratio over the repetitions that have them.
 func (ix index) sizeRatios(bench, sc string, sizes []int, a, b, metric string) (med float64, perRep []float64) {
-	byRep := map[int][]float64{}
+	byRep := map[int]map[int]float64{}
+	medBySize := map[int]float64{}
 	for _, size := range sizes {
 		ra, rb := ix[skey{bench, sc, size, a}], ix[skey{bench, sc, size, b}]
 		for rep, m := range ra {
 			x, ok1 := m[metric]
 			y, ok2 := rb[rep][metric]
 			if ok1 && ok2 && y > 0 && x > 0 {
-				byRep[rep] = append(byRep[rep], x/y)
+				if byRep[rep] == nil {
+					byRep[rep] = map[int]float64{}
+				}
+				byRep[rep][size] = x / y
 			}
 		}
+		if r := ix.ratios(bench, sc, size, a, b, metric); len(r) > 0 && median(r) > 0 {
+			medBySize[size] = median(r)
+		}
+	}
+	if len(medBySize) != len(sizes) {
+		return 0, nil
 	}
 	var reps []int
-	for rep, v := range byRep {
-		if len(v) == len(sizes) {
-			reps = append(reps, rep)
-		}
+	for rep := range byRep {
+		reps = append(reps, rep)
 	}
 	sort.Ints(reps)
 	for _, rep := range reps {
-		perRep = append(perRep, geomean(byRep[rep]))
-	}
-	if len(perRep) == 0 {
-		// No repetition measured every size (a partial run): fall back
-		// to the geometric mean of the per-size median ratios.
-		var per []float64
+		var v []float64
 		for _, size := range sizes {
-			if r := ix.ratios(bench, sc, size, a, b, metric); len(r) > 0 && median(r) > 0 {
-				per = append(per, median(r))
+			if x, ok := byRep[rep][size]; ok {
+				v = append(v, x)
+			} else {
+				v = append(v, medBySize[size])
 			}
 		}
-		if len(per) == 0 {
-			return 0, nil
-		}
-		g := geomean(per)
-		return g, []float64{g}
+		perRep = append(perRep, geomean(v))
+	}
+	if len(perRep) == 0 {
+		return 0, nil
 	}
 	return median(perRep), perRep
 }
