@@ -156,18 +156,19 @@ func (cfg *Config) attach(ctx context.Context, op string, u net.Conn, flags Flag
 		u.Close()
 		return nil, newError(op, ctxKind(ctx, err), nil)
 	}
+	// Fields are set one by one: a Conn literal would be built on the
+	// stack and copied, growing the caller's stack for good.
+	var c *Conn
 	if st == nil {
-		return &Conn{u: u, client: client, typ: flags & Text, maxMsg: cfg.maxMessage(), pooled: true}, nil
+		c = new(Conn)
+		c.pooled = true
+	} else {
+		st.c = Conn{}
+		c = &st.c
+		c.rbuf, c.wbuf = st.rbuf[:], st.wbuf[:]
 	}
-	st.c = Conn{
-		u:      u,
-		client: client,
-		typ:    flags & Text,
-		maxMsg: cfg.maxMessage(),
-		rbuf:   st.rbuf[:],
-		wbuf:   st.wbuf[:],
-	}
-	return &st.c, nil
+	c.u, c.client, c.typ, c.maxMsg = u, client, flags&Text, cfg.maxMessage()
+	return c, nil
 }
 
 // attachUpgraded sets up a connection in st on u after a handshake done

@@ -50,13 +50,17 @@ func ResponseKey(requestKey string) (string, error) {
 	return string(a[:]), nil
 }
 
+// strictBase64 is never modified: Strict returns an Encoding by value,
+// too large to copy on every call.
+var strictBase64 = base64.StdEncoding.Strict()
+
 // validKey reports whether k is the base64 encoding of 16 bytes.
 func validKey(k []byte) bool {
 	if len(k) != 24 {
 		return false
 	}
 	var dst [18]byte
-	n, err := base64.StdEncoding.Strict().Decode(dst[:], k)
+	n, err := strictBase64.Decode(dst[:], k)
 	return err == nil && n == 16
 }
 
