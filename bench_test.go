@@ -3,7 +3,10 @@ package ws
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"testing"
+	"time"
 )
 
 // BenchmarkSendRecv measures one message client→server and server→client
@@ -53,5 +56,44 @@ func BenchmarkMaskCopy(b *testing.B) {
 				maskCopy(dst, src, 0x12345678, i&3)
 			}
 		})
+	}
+}
+
+// memConn serves a canned byte stream and discards what is written: the
+// in-memory stand-in for measuring the parsing cost of a handshake alone.
+type memConn struct {
+	net.Conn
+	in []byte
+}
+
+func (m *memConn) Read(p []byte) (int, error) {
+	if len(m.in) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, m.in)
+	m.in = m.in[n:]
+	return n, nil
+}
+func (m *memConn) Write(p []byte) (int, error)      { return len(p), nil }
+func (m *memConn) SetReadDeadline(time.Time) error  { return nil }
+func (m *memConn) SetWriteDeadline(time.Time) error { return nil }
+func (m *memConn) SetDeadline(time.Time) error      { return nil }
+func (m *memConn) Close() error                     { return nil }
+
+// BenchmarkAttachServer measures the server handshake of a browser-like
+// request (Chromium's fields) without the network: parse, checks, SHA-1,
+// the 101 answer.
+func BenchmarkAttachServer(b *testing.B) {
+	req := []byte("GET /chat HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nConnection: Upgrade\r\nPragma: no-cache\r\n" +
+		"Cache-Control: no-cache\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/156.0 Safari/537.36\r\n" +
+		"Upgrade: websocket\r\nOrigin: http://127.0.0.1:8080\r\nSec-WebSocket-Version: 13\r\nAccept-Encoding: gzip, deflate, br\r\n" +
+		"Accept-Language: en-US,en;q=0.9\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+		"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n")
+	var st Storage
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := AttachServerMem(context.Background(), &memConn{in: req}, 0, &st); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

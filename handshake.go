@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha1"
 	"encoding/base64"
+	"encoding/binary"
 	"net/http"
 	"net/textproto"
 	"net/url"
@@ -90,12 +91,12 @@ func headEnd(b []byte) int {
 // net/http does.
 func fields(head []byte, f func(name, value []byte) bool) bool {
 	for len(head) > 0 {
-		i := bytes.Index(head, []byte("\r\n"))
-		if i < 0 {
-			return false
+		i := bytes.IndexByte(head, '\n')
+		if i < 1 || head[i-1] != '\r' {
+			return false // no line end, or a bare LF
 		}
-		line := head[:i]
-		head = head[i+2:]
+		line := head[:i-1]
+		head = head[i+1:]
 		if len(line) == 0 {
 			return true
 		}
@@ -103,14 +104,26 @@ func fields(head []byte, f func(name, value []byte) bool) bool {
 			return false
 		}
 		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 || !validToken(line[:colon]) || !validFieldValue(line[colon+1:]) {
+		if colon <= 0 || !validToken(line[:colon]) || !validValueBytes(line[colon+1:]) {
 			return false
 		}
-		if !f(line[:colon], bytes.Trim(line[colon+1:], " \t")) {
+		if !f(line[:colon], trimOWS(line[colon+1:])) {
 			return true
 		}
 	}
 	return false
+}
+
+// trimOWS removes the optional white space around a field value or list
+// element (RFC 7230 §3.2.3).
+func trimOWS(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
 }
 
 // hasToken reports whether the comma-separated list v contains token,
@@ -123,14 +136,18 @@ func hasToken(v []byte, token string) bool {
 		} else {
 			t, v = v, nil
 		}
-		if strings.EqualFold(string(bytes.Trim(t, " \t")), token) {
+		if strings.EqualFold(string(trimOWS(t)), token) {
 			return true
 		}
 	}
 	return false
 }
 
-func nameIs(name []byte, want string) bool { return strings.EqualFold(string(name), want) }
+// nameIs compares a field name with want without regard to ASCII case;
+// lengths are compared first, which settles almost every comparison.
+func nameIs(name []byte, want string) bool {
+	return len(name) == len(want) && strings.EqualFold(string(name), want)
+}
 
 // request is what a server needs from a client's upgrade request.
 type request struct {
@@ -329,7 +346,7 @@ func offers(v []byte, p string) bool {
 		} else {
 			t, v = v, nil
 		}
-		if string(bytes.Trim(t, " \t")) == p {
+		if string(trimOWS(t)) == p {
 			return true
 		}
 	}
@@ -429,13 +446,21 @@ func validToken[T string | []byte](s T) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte("\"(),/:;<=>?@[\\]{}", c) >= 0 {
+		if !tokenChar[s[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// tokenChar marks the bytes allowed in a token (RFC 7230 §3.2.6). It is
+// never modified.
+var tokenChar = func() (t [256]bool) {
+	for c := '!'; c <= '~'; c++ {
+		t[c] = !strings.ContainsRune("\"(),/:;<=>?@[\\]{}", c)
+	}
+	return t
+}()
 
 // validFieldValue reports whether s can be sent in a request line or
 // header field: no control characters (CR and LF above all).
@@ -446,6 +471,21 @@ func validFieldValue[T string | []byte](s T) bool {
 		}
 	}
 	return true
+}
+
+// validValueBytes is validFieldValue for the parser, eight bytes at a
+// time: a word holding a byte below 0x20 or equal to 0x7f (SWAR "has
+// less than" and "has zero") is checked byte by byte.
+func validValueBytes(b []byte) bool {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		d := x ^ 0x7f7f7f7f7f7f7f7f
+		if ((x-0x2020202020202020)&^x|(d-0x0101010101010101)&^d)&0x8080808080808080 != 0 {
+			break
+		}
+	}
+	return validFieldValue(b[i:])
 }
 
 // appendRequest appends the head of an upgrade request for resource on

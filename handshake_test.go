@@ -681,3 +681,20 @@ func FuzzParseResponse(f *testing.F) {
 		}
 	})
 }
+
+// TestValidFieldValueWords_RFC7230_3_2: the eight-bytes-at-a-time check
+// agrees with the byte-wise rule for every byte value at every position.
+func TestValidFieldValueWords_RFC7230_3_2(t *testing.T) {
+	for n := 1; n <= 19; n++ {
+		for pos := 0; pos < n; pos++ {
+			for c := 0; c < 256; c++ {
+				b := bytes.Repeat([]byte{'a'}, n)
+				b[pos] = byte(c)
+				want := !(c < ' ' && c != '\t' || c == 0x7f)
+				if got := validValueBytes(b); got != want || validFieldValue(b) != want {
+					t.Fatalf("len %d, byte %#x at %d: %v, want %v", n, c, pos, got, want)
+				}
+			}
+		}
+	}
+}
