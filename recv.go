@@ -126,12 +126,61 @@ func (c *Conn) recvv(ctx context.Context, op string, typed bool, bufs [][]byte) 
 	defer c.leaveRecv()
 	c.rlimit = max(room, c.maxMsg)
 	stop := c.armRead(ctx)
-	n, f, err := c.recvMsg(bufs, typed)
+	var n int
+	var f Flags
+	var err error
+	done := false
+	if len(bufs) == 1 && c.msgOp == 0 && c.pmd == nil && skipKind(bufs[0]) == 0 {
+		if c.r == c.w {
+			err = c.fill()
+		}
+		if err == nil {
+			n, f, done = c.recvWhole(bufs[0], typed)
+		}
+	}
+	if !done && err == nil {
+		n, f, err = c.recvMsg(bufs, typed)
+	}
 	c.disarmRead(stop)
 	if err != nil {
 		return 0, f, c.recvError(ctx, op, err)
 	}
 	return n, f, nil
+}
+
+// recvWhole is the fast path of a receive into one buffer: a whole
+// unfragmented data frame, already buffered, that fits p. The checks are
+// the general path's (parseHeader, checkHeader, UTF-8); whatever does not
+// pass them, or any other case, is left for recvMsg (done false), which
+// reports it. Nothing is consumed unless done.
+func (c *Conn) recvWhole(p []byte, typed bool) (n int, f Flags, done bool) {
+	h, hn, err := parseHeader(c.rbuf[c.r:c.w])
+	if err != nil || !h.fin || h.control() || h.length > uint64(len(p)) || h.length > uint64(c.w-c.r-hn) ||
+		checkHeader(&h, !c.client, false, false) != nil {
+		return 0, 0, false
+	}
+	f = Binary
+	if h.op == opText {
+		f = Text
+	}
+	if typed && f != c.typ {
+		return 0, 0, false
+	}
+	start := c.r + hn
+	n = int(h.length)
+	if h.masked {
+		maskCopy(p, c.rbuf[start:start+n], h.key, 0)
+	} else {
+		copy(p, c.rbuf[start:start+n])
+	}
+	if f == Text && !validText(p[:n]) {
+		return 0, 0, false
+	}
+	if c.ka != nil {
+		c.ka.seen.Store(time.Now().UnixNano())
+	}
+	c.r = start + n
+	return n, f, true
 }
 
 // msgFlags is the type of the open message.
