@@ -267,30 +267,7 @@ func testDeflateOrder(t *testing.T, s *session, v *deflateVariant, count int) {
 		}
 		return i%5 != 4, append([]byte(fmt.Sprintf(`{"seq":%d,"data":`, i)), jsonText(200+i*37%3000)...)
 	}
-	sent := make(chan error, 1)
-	go func() {
-		for i := range count {
-			text, m := msg(i)
-			if err := l.ep.Send(ctx, text, m); err != nil {
-				sent <- fmt.Errorf("Send message %d: %w", i, err)
-				return
-			}
-		}
-		sent <- nil
-	}()
-	for i := range count {
-		text, m := msg(i)
-		if !expectMessage(t, ctx, l, text, m) {
-			t.Errorf("at message %d of %d", i, count)
-			l.ep.Close()
-			<-sent
-			return
-		}
-	}
-	if err := <-sent; err != nil {
-		t.Fatal(err)
-	}
-	weClose(t, ctx, l, 1000, "")
+	echoInOrder(t, ctx, l, count, msg)
 }
 
 // testDeflateFragments has the peer send the fragments scenario's messages

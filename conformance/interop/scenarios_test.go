@@ -213,10 +213,17 @@ func testOrder(t *testing.T, s *session) {
 	const count = 1000
 	ctx := scenarioContext(t)
 	l := s.dial(t, "echo", connOptions{})
+	echoInOrder(t, ctx, l, count, orderMessage)
+}
+
+// echoInOrder sends count messages msg(0), msg(1), … from one goroutine
+// while this one checks that their echoes come back in order, then closes.
+func echoInOrder(t *testing.T, ctx context.Context, l *link, count int, msg func(int) (bool, []byte)) {
+	t.Helper()
 	sent := make(chan error, 1)
 	go func() {
 		for i := range count {
-			text, m := orderMessage(i)
+			text, m := msg(i)
 			if err := l.ep.Send(ctx, text, m); err != nil {
 				sent <- fmt.Errorf("Send message %d: %w", i, err)
 				return
@@ -225,7 +232,7 @@ func testOrder(t *testing.T, s *session) {
 		sent <- nil
 	}()
 	for i := range count {
-		text, m := orderMessage(i)
+		text, m := msg(i)
 		if !expectMessage(t, ctx, l, text, m) {
 			t.Errorf("at message %d of %d", i, count)
 			l.ep.Close()
