@@ -165,9 +165,9 @@ func (cfg *Config) attach(ctx context.Context, op string, u net.Conn, flags Flag
 	} else {
 		st.c = Conn{}
 		c = &st.c
-		c.rbuf, c.wbuf = st.rbuf[:], st.wbuf[:]
+		c.in.buf, c.out.buf = st.rbuf[:], st.wbuf[:]
 	}
-	c.u, c.client, c.typ, c.maxMsg = u, client, flags&Text, cfg.maxMessage()
+	c.u, c.client, c.typ, c.in.maxMsg = u, client, flags&Text, cfg.maxMessage()
 	return c, nil
 }
 
@@ -182,10 +182,10 @@ func (cfg *Config) attachUpgraded(op string, u net.Conn, flags Flags, st *Storag
 	}
 	if len(buffered) > 0 {
 		c.takeReadBuf()
-		if len(buffered) > len(c.rbuf) {
-			c.rbuf = make([]byte, len(buffered))
+		if len(buffered) > len(c.in.buf) {
+			c.in.buf = make([]byte, len(buffered))
 		}
-		c.w = copy(c.rbuf, buffered)
+		c.in.w = copy(c.in.buf, buffered)
 	}
 	c.meta = meta
 	c.useDeflate(meta.deflate, cfg.compression())
@@ -205,7 +205,8 @@ func (c *Conn) agreeNoHTTP(cfg *Config) {
 // useDeflate turns permessage-deflate on with the agreed parameters p.
 func (c *Conn) useDeflate(p *deflateParams, o *CompressionOptions) {
 	if p != nil {
-		c.pmd = newDeflateState(p, o, c.client)
+		c.out.zw, c.in.zr = newCodec(p, o, c.client)
+		c.in.src.c = c
 	}
 }
 
@@ -233,7 +234,7 @@ func (c *Conn) handshakeClient(ctx context.Context, cfg *Config, resource, host 
 	if z != nil {
 		ext = z.offer()
 	}
-	b := appendRequest(c.wbuf[:0], resource, host, key[:], offered, ext, cfg)
+	b := appendRequest(c.out.buf[:0], resource, host, key[:], offered, ext, cfg)
 	b = append(b, "\r\n"...)
 	if err := c.writeHead(ctx, b); err != nil {
 		return err
@@ -243,7 +244,7 @@ func (c *Conn) handshakeClient(ctx context.Context, cfg *Config, resource, host 
 		return err
 	}
 	var resp response
-	if !parseResponse(c.rbuf[:n], &resp) {
+	if !parseResponse(c.in.buf[:n], &resp) {
 		return &opError{kind: ErrProto, cause: detail("malformed handshake response")}
 	}
 	proto, cerr := checkResponse(&resp, key[:], offered)
@@ -254,7 +255,7 @@ func (c *Conn) handshakeClient(ctx context.Context, cfg *Config, resource, host 
 	if derr != nil {
 		return &opError{kind: ErrProto, cause: derr}
 	}
-	c.r = n
+	c.in.r = n
 	c.meta = connMeta{resource: resource, host: host, subprotocol: proto, deflate: dp}
 	c.useDeflate(dp, z)
 	return nil
@@ -270,7 +271,7 @@ func (c *Conn) handshakeServer(ctx context.Context, cfg *Config) error {
 		return err
 	}
 	var req request
-	if !parseRequest(c.rbuf[:n], &req) {
+	if !parseRequest(c.in.buf[:n], &req) {
 		return c.refuse(ctx, &refusal{status: 400, why: "malformed request"})
 	}
 	if ref := checkRequest(&req, cfg); ref != nil {
@@ -284,13 +285,13 @@ func (c *Conn) handshakeServer(ctx context.Context, cfg *Config) error {
 	if dp != nil {
 		ext = dp.response
 	}
-	b := appendSwitching(c.wbuf[:0], req.key, proto, ext, cfg)
+	b := appendSwitching(c.out.buf[:0], req.key, proto, ext, cfg)
 	b = append(b, "\r\n"...)
 	c.meta = connMeta{resource: string(req.target), host: string(req.host), subprotocol: proto, deflate: dp}
 	if err := c.writeHead(ctx, b); err != nil {
 		return err
 	}
-	c.r = n
+	c.in.r = n
 	c.useDeflate(dp, cfg.compression())
 	return nil
 }
@@ -298,7 +299,7 @@ func (c *Conn) handshakeServer(ctx context.Context, cfg *Config) error {
 // refuse answers a failed upgrade with an HTTP error, best effort.
 func (c *Conn) refuse(ctx context.Context, ref *refusal) error {
 	body := ref.why + "\n"
-	b := c.wbuf[:0]
+	b := c.out.buf[:0]
 	b = append(b, "HTTP/1.1 "...)
 	b = strconv.AppendInt(b, int64(ref.status), 10)
 	b = append(b, ' ')
@@ -323,12 +324,11 @@ func appendHeader(b []byte, cfg *Config) []byte {
 
 // writeHead writes a handshake head with ctx's deadline.
 func (c *Conn) writeHead(ctx context.Context, b []byte) error {
-	stop := c.armWrite(ctx)
-	defer c.disarmWrite(stop)
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	dl, _ := ctx.Deadline()
-	c.setWriteDeadline(dl)
+	stop, err := c.lockWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.unlockWrite(stop)
 	if _, err := c.u.Write(b); err != nil {
 		kind, cause := c.ioKind(ctx, err)
 		return &opError{kind: kind, cause: cause}
@@ -344,20 +344,20 @@ func (c *Conn) readHead(ctx context.Context, limit int) (int, error) {
 	defer c.disarmRead(stop)
 	scanned := 0
 	for {
-		if n := headEnd(c.rbuf[max(0, scanned-3):c.w]); n >= 0 {
+		if n := headEnd(c.in.buf[max(0, scanned-3):c.in.w]); n >= 0 {
 			return max(0, scanned-3) + n, nil
 		}
-		scanned = c.w
-		if c.w >= min(len(c.rbuf), limit) {
-			if c.w >= limit {
+		scanned = c.in.w
+		if c.in.w >= min(len(c.in.buf), limit) {
+			if c.in.w >= limit {
 				return 0, &opError{kind: ErrProto, cause: errHandshakeSize}
 			}
-			bigger := make([]byte, min(limit, 4*len(c.rbuf)))
-			copy(bigger, c.rbuf[:c.w])
-			c.rbuf = bigger
+			bigger := make([]byte, min(limit, 4*len(c.in.buf)))
+			copy(bigger, c.in.buf[:c.in.w])
+			c.in.buf = bigger
 		}
-		n, err := c.u.Read(c.rbuf[c.w:min(len(c.rbuf), limit)])
-		c.w += n
+		n, err := c.u.Read(c.in.buf[c.in.w:min(len(c.in.buf), limit)])
+		c.in.w += n
 		if n == 0 && err != nil {
 			kind, cause := c.ioKind(ctx, err)
 			return 0, &opError{kind: kind, cause: cause}

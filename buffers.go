@@ -18,38 +18,39 @@ const smallRead = 128
 
 // takeReadBuf makes sure the read buffer exists. Receive side only.
 func (c *Conn) takeReadBuf() {
-	if c.rbuf == nil {
-		c.rarr = readPool.Get().(*[readBufSize]byte)
-		c.rbuf = c.rarr[:]
+	if c.in.buf == nil {
+		c.in.arr = readPool.Get().(*[readBufSize]byte)
+		c.in.buf = c.in.arr[:]
 	}
 }
 
 // leaveRecv gives back a pooled read buffer with nothing unread in it and
 // frees the receive side.
 func (c *Conn) leaveRecv() {
-	if c.pooled && c.r == c.w && c.rbuf != nil {
-		if c.rarr != nil {
-			readPool.Put(c.rarr)
+	in := &c.in
+	if c.pooled && in.r == in.w && in.buf != nil {
+		if in.arr != nil {
+			readPool.Put(in.arr)
 		}
-		c.rarr, c.rbuf = nil, nil
-		c.r, c.w = 0, 0
+		in.arr, in.buf = nil, nil
+		in.r, in.w = 0, 0
 	}
-	c.recvBusy.Store(false)
+	in.busy.Store(false)
 }
 
 // takeWriteBuf makes sure the write buffer exists. Send side only.
 func (c *Conn) takeWriteBuf() {
-	if c.wbuf == nil {
-		c.warr = writePool.Get().(*[writeBufSize]byte)
-		c.wbuf = c.warr[:]
+	if c.out.buf == nil {
+		c.out.arr = writePool.Get().(*[writeBufSize]byte)
+		c.out.buf = c.out.arr[:]
 	}
 }
 
 // leaveSend gives back a pooled write buffer and frees the send side.
 func (c *Conn) leaveSend() {
-	if c.pooled && c.warr != nil {
-		writePool.Put(c.warr)
-		c.warr, c.wbuf = nil, nil
+	if c.pooled && c.out.arr != nil {
+		writePool.Put(c.out.arr)
+		c.out.arr, c.out.buf = nil, nil
 	}
-	c.sendBusy.Store(false)
+	c.out.busy.Store(false)
 }

@@ -15,8 +15,8 @@ func TestPooledBuffersReturned(t *testing.T) {
 	idle := func(when string) {
 		t.Helper()
 		for _, c := range []*Conn{cl, sv} {
-			if !c.pooled || c.rbuf != nil || c.wbuf != nil {
-				t.Fatalf("%s: pooled=%v rbuf=%d wbuf=%d", when, c.pooled, len(c.rbuf), len(c.wbuf))
+			if !c.pooled || c.in.buf != nil || c.out.buf != nil {
+				t.Fatalf("%s: pooled=%v rbuf=%d wbuf=%d", when, c.pooled, len(c.in.buf), len(c.out.buf))
 			}
 		}
 	}

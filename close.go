@@ -25,27 +25,27 @@ func (c *Conn) Done(ctx context.Context, code StatusCode, reason string) error {
 		return err
 	}
 	defer c.leaveSend()
-	stop := c.armWrite(ctx)
-	err := c.sendClose(ctx, code, reason)
-	c.disarmWrite(stop)
-	return withOp("done", err)
+	return withOp("done", c.sendClose(ctx, code, reason))
 }
 
-// sendClose writes our close frame. Caller holds the send side.
+// sendClose writes our close frame under the frame lock, bounded by ctx.
+// Caller holds the send side.
 func (c *Conn) sendClose(ctx context.Context, code StatusCode, reason string) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if err := c.writable(ctx); err != nil {
+	stop, err := c.lockWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.unlockWrite(stop)
+	if err := c.writable(); err != nil {
 		return err
 	}
 	var p [maxControl]byte
 	n := putClose(p[:], code, reason)
-	dl, _ := ctx.Deadline()
-	if err := c.writeControl(opClose, p[:n], dl); err != nil {
-		kind, cause := c.ioKind(ctx, err)
-		return &opError{kind: kind, cause: cause}
+	if err := c.writeControl(opClose, p[:n]); err != nil {
+		return c.sendResult(ctx, 0, err)
 	}
-	c.done = true
+	c.out.done = true
+	c.out.closeSent.Store(true)
 	return nil
 }
 
@@ -60,8 +60,8 @@ func (c *Conn) sendClose(ctx context.Context, code StatusCode, reason string) er
 //
 // Errors: ErrInvalid for a code or reason Done refuses (nothing is
 // changed); ErrBusy if a send or receive is active; otherwise, on any
-// failure, the underlying connection is closed and the error is returned
-// as Done or Recv would (ErrTimedOut, ErrProto, ErrConnReset …).
+// failure, the connection is closed (as Close does) and the error is
+// returned as Done or Recv would (ErrTimedOut, ErrProto, ErrConnReset …).
 func (c *Conn) Detach(ctx context.Context, code StatusCode, reason string) (net.Conn, error) {
 	if err := checkClose(code, reason); err != nil {
 		return nil, newError("detach", ErrInvalid, err)
@@ -70,47 +70,45 @@ func (c *Conn) Detach(ctx context.Context, code StatusCode, reason string) (net.
 		return nil, err
 	}
 	defer c.leaveSend()
-	if !c.recvBusy.CompareAndSwap(false, true) {
+	in := &c.in
+	if !in.busy.CompareAndSwap(false, true) {
 		return nil, newError("detach", ErrBusy, nil)
 	}
 	defer c.leaveRecv()
 	if err := c.detach(ctx, code, reason); err != nil {
-		c.Close()
+		c.close(true)
 		return nil, err
 	}
 	if !c.closed.CompareAndSwap(false, true) {
 		return nil, newError("detach", net.ErrClosed, nil)
 	}
 	c.stopKeepalive()
+	c.out.lock.close()
 	c.u.SetDeadline(time.Time{})
-	if c.r == c.w {
+	if in.r == in.w {
 		return c.u, nil
 	}
-	rest := append([]byte(nil), c.rbuf[c.r:c.w]...)
-	c.r, c.w = 0, 0
+	rest := append([]byte(nil), in.buf[in.r:in.w]...)
+	in.r, in.w = 0, 0
 	return &prefixConn{Conn: c.u, buf: rest}, nil
 }
 
 func (c *Conn) detach(ctx context.Context, code StatusCode, reason string) error {
-	wstop := c.armWrite(ctx)
-	defer c.disarmWrite(wstop)
-	c.wmu.Lock()
-	done := c.done
-	c.wmu.Unlock()
-	if !done {
+	if !c.out.closeSent.Load() {
 		if err := c.sendClose(ctx, code, reason); err != nil {
 			return withOp("detach", err)
 		}
 	}
-	if c.peer.closed.Load() {
+	in := &c.in
+	if in.peer.closed.Load() {
 		return nil
 	}
-	if c.rerr != nil {
-		return newError("detach", ErrConnReset, c.rerr)
+	if in.err != nil {
+		return newError("detach", ErrConnReset, in.err)
 	}
-	c.rlimit = c.maxMsg
-	rstop := c.armRead(ctx)
-	defer c.disarmRead(rstop)
+	in.limit = in.maxMsg
+	stop := c.armRead(ctx)
+	defer c.disarmRead(stop)
 	for {
 		_, _, err := c.recvMsg(nil, false)
 		if err == nil {
@@ -145,21 +143,70 @@ func (p *prefixConn) Read(b []byte) (int, error) {
 // like libdill's ws_status: code 0 if it carried none. Safe from any
 // goroutine. Errors: ErrAgain until the peer's close has been received.
 func (c *Conn) Status() (StatusCode, string, error) {
-	if !c.peer.closed.Load() {
+	peer := &c.in.peer
+	if !peer.closed.Load() {
 		return 0, "", newError("status", ErrAgain, nil)
 	}
-	return c.peer.code, c.peer.reason, nil
+	return peer.code, peer.reason, nil
 }
 
-// Close closes the connection and the underlying connection at once,
-// without a closing handshake, like libdill's hclose. It never blocks;
-// calls in progress in other goroutines fail with net.ErrClosed. After
-// Detach it does nothing and returns net.ErrClosed, as does a second
-// Close.
+// Close closes the connection and the underlying connection without a
+// closing handshake, like libdill's hclose. It never blocks; calls in
+// progress in other goroutines fail with net.ErrClosed. After Detach it
+// does nothing and returns net.ErrClosed, as does a second Close.
+//
+// If a close frame was sent (by Done, or to fail the connection after a
+// protocol violation) and the peer's close has not arrived, the
+// underlying connection is closed only after a lingering read: its write
+// side is shut (TCP FIN, or TLS close_notify), and what the peer still
+// sends is read and dropped for up to a second in the background, so that
+// unread input does not make the kernel reset the connection and destroy
+// the close frame in flight.
 func (c *Conn) Close() error {
+	if c.closed.Load() {
+		return newError("close", net.ErrClosed, nil)
+	}
+	return c.close(false)
+}
+
+// lingerTimeout bounds the lingering read of Close.
+const lingerTimeout = time.Second
+
+// close closes the connection; inDetach means the caller holds both
+// halves.
+func (c *Conn) close(inDetach bool) error {
 	if !c.closed.CompareAndSwap(false, true) {
 		return newError("close", net.ErrClosed, nil)
 	}
 	c.stopKeepalive()
-	return c.u.Close()
+	c.out.lock.close()
+	cw, ok := c.u.(interface{ CloseWrite() error })
+	if !ok || !(c.out.closeSent.Load() || c.out.pending.any.Load()) || c.in.peer.closed.Load() {
+		return c.u.Close()
+	}
+	// Wake the calls in progress, then linger once they left.
+	c.u.SetDeadline(aLongTimeAgo)
+	go c.linger(cw, inDetach)
+	return nil
+}
+
+func (c *Conn) linger(cw interface{ CloseWrite() error }, inDetach bool) {
+	defer c.u.Close()
+	end := time.Now().Add(lingerTimeout)
+	for !inDetach && (c.in.busy.Load() || c.out.busy.Load()) {
+		if time.Now().After(end) {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	c.u.SetDeadline(end)
+	if cw.CloseWrite() != nil {
+		return
+	}
+	var b [512]byte
+	for {
+		if _, err := c.u.Read(b[:]); err != nil {
+			return
+		}
+	}
 }

@@ -12,39 +12,79 @@ import (
 // cancellation sets a deadline in the past through context.AfterFunc. The
 // connection is never closed to cut an operation short, so that it can
 // still be detached. context.Background() costs nothing: no deadline call
-// is made unless one is set from an earlier operation.
+// is made unless one is left from an earlier operation. Each half owns its
+// deadline: a receive's ctx never moves the write deadline, and a send's
+// ctx applies only while that send holds the frame lock, so it never cuts
+// a pong or a close written by someone else.
 
 // aLongTimeAgo is a deadline that has always passed.
 var aLongTimeAgo = time.Unix(1, 0)
 
-// cancelState lets a late cancellation callback know it belongs to an
-// operation that has ended, and records that it moved a deadline.
-type cancelState struct {
-	mu     sync.Mutex
-	rgen   uint64
-	wgen   uint64
-	rdirty atomic.Bool // a cancellation set the read deadline
-	wdirty atomic.Bool // a cancellation set the write deadline
+// halfDeadline is the deadline one direction set on u, and the state that
+// lets a late cancellation callback know its operation has ended.
+type halfDeadline struct {
+	at    time.Time   // the deadline set on u by its owner
+	mu    sync.Mutex  // serialises callbacks with the end of their operation
+	gen   uint64      // operation the armed callback belongs to (mu)
+	dirty atomic.Bool // a callback (or the keepalive) moved the deadline
 }
 
 // setReadDeadline makes dl the read deadline of u. Receive side only.
 func (c *Conn) setReadDeadline(dl time.Time) {
-	if dl == c.rdl && !c.cancels.rdirty.Load() {
+	d := &c.in.dl
+	if dl == d.at && !d.dirty.Load() {
 		return
 	}
-	c.cancels.rdirty.Store(false)
-	c.rdl = dl
+	d.dirty.Store(false)
+	d.at = dl
 	c.u.SetReadDeadline(dl)
 }
 
-// setWriteDeadline makes dl the write deadline of u. Caller holds wmu.
+// setWriteDeadline makes dl the write deadline of u. Caller holds the
+// frame lock.
 func (c *Conn) setWriteDeadline(dl time.Time) {
-	if dl == c.wdl && !c.cancels.wdirty.Load() {
+	d := &c.out.dl
+	if dl == d.at && !d.dirty.Load() {
 		return
 	}
-	c.cancels.wdirty.Store(false)
-	c.wdl = dl
+	d.dirty.Store(false)
+	d.at = dl
 	c.u.SetWriteDeadline(dl)
+}
+
+// expire moves one direction's deadline into the past, from any
+// goroutine, to wake a blocked operation (keepalive failure).
+func (d *halfDeadline) expire(set func(time.Time) error) {
+	d.mu.Lock()
+	d.dirty.Store(true)
+	set(aLongTimeAgo)
+	d.mu.Unlock()
+}
+
+// arm applies ctx's cancellation to one direction until disarm: set is
+// u.SetReadDeadline or u.SetWriteDeadline.
+func (d *halfDeadline) arm(ctx context.Context, set func(time.Time) error) func() bool {
+	d.mu.Lock()
+	gen := d.gen
+	d.mu.Unlock()
+	return context.AfterFunc(ctx, func() {
+		d.mu.Lock()
+		if d.gen == gen {
+			d.dirty.Store(true)
+			set(aLongTimeAgo)
+		}
+		d.mu.Unlock()
+	})
+}
+
+// disarm ends the operation arm started: a callback that has not run
+// never will, and one that is running or late does nothing.
+func (d *halfDeadline) disarm(stop func() bool) {
+	if stop != nil && !stop() {
+		d.mu.Lock()
+		d.gen++
+		d.mu.Unlock()
+	}
 }
 
 // armRead applies ctx to the receive side until disarmRead. A context
@@ -52,57 +92,14 @@ func (c *Conn) setWriteDeadline(dl time.Time) {
 // earlier call.
 func (c *Conn) armRead(ctx context.Context) func() bool {
 	if ctx.Done() == nil {
-		if !c.rdl.IsZero() || c.cancels.rdirty.Load() {
+		if !c.in.dl.at.IsZero() || c.in.dl.dirty.Load() {
 			c.setReadDeadline(time.Time{})
 		}
 		return nil
 	}
 	dl, _ := ctx.Deadline()
 	c.setReadDeadline(dl)
-	s := &c.cancels
-	gen := s.rgen
-	return context.AfterFunc(ctx, func() {
-		s.mu.Lock()
-		if s.rgen == gen {
-			s.rdirty.Store(true)
-			c.u.SetReadDeadline(aLongTimeAgo)
-		}
-		s.mu.Unlock()
-	})
+	return c.in.dl.arm(ctx, c.u.SetReadDeadline)
 }
 
-func (c *Conn) disarmRead(stop func() bool) {
-	if stop != nil && !stop() {
-		c.cancels.mu.Lock()
-		c.cancels.rgen++
-		c.cancels.mu.Unlock()
-	}
-}
-
-// armWrite applies ctx's cancellation to the send side until disarmWrite;
-// the deadline itself is applied per frame under wmu (writeDeadline).
-func (c *Conn) armWrite(ctx context.Context) func() bool {
-	if ctx.Done() == nil {
-		return nil
-	}
-	s := &c.cancels
-	s.mu.Lock()
-	gen := s.wgen
-	s.mu.Unlock()
-	return context.AfterFunc(ctx, func() {
-		s.mu.Lock()
-		if s.wgen == gen {
-			s.wdirty.Store(true)
-			c.u.SetWriteDeadline(aLongTimeAgo)
-		}
-		s.mu.Unlock()
-	})
-}
-
-func (c *Conn) disarmWrite(stop func() bool) {
-	if stop != nil && !stop() {
-		c.cancels.mu.Lock()
-		c.cancels.wgen++
-		c.cancels.mu.Unlock()
-	}
-}
+func (c *Conn) disarmRead(stop func() bool) { c.in.dl.disarm(stop) }

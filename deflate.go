@@ -2,316 +2,58 @@ package ws
 
 import (
 	"bytes"
+	"errors"
 	"io"
-	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/klauspost/compress/flate"
 )
 
-// CompressionOptions configure permessage-deflate (RFC 7692), enabled by
-// setting Config.Compression. The zero value compresses at the fastest
-// level with context takeover in both directions, as browsers expect.
-type CompressionOptions struct {
-	// Level is the flate level: 1 (fastest, the default when 0) to 9
-	// (smallest), or -2 for Huffman-only.
-	Level int
-	// Threshold: messages shorter than this are sent uncompressed.
-	// 0 means 128 bytes; negative compresses every message.
-	Threshold int
-	// ServerNoContextTakeover asks that the server compress each message
-	// on its own (server_no_context_takeover), so that neither side keeps
-	// the server's window between messages.
-	ServerNoContextTakeover bool
-	// ClientNoContextTakeover likewise for the client's messages.
-	ClientNoContextTakeover bool
-	// ServerMaxWindowBits limits the server's LZ77 window to 2^n bytes
-	// (8–15; 0 means 15), ClientMaxWindowBits the client's.
-	ServerMaxWindowBits int
-	ClientMaxWindowBits int
-}
+// The permessage-deflate codec (RFC 7692 §7.2) over klauspost/compress's
+// flate: a deflater in the send half and an inflater in the receive half.
+// An idle connection holds flate state only where context takeover needs
+// it: the compressor of its own messages, and a copy of the peer's last
+// window. Neither calls into the connection: the inflater reads compressed
+// payload from an io.Reader the receive half hands it.
 
-const extName = "permessage-deflate"
-
-// deflateParams are the agreed parameters of RFC 7692 §7.1.
-type deflateParams struct {
-	serverNoTakeover, clientNoTakeover bool
-	serverBits, clientBits             int // 8–15
-	response                           string
-}
-
-func bitsOr15(n int) int {
-	if n < 8 || n > 15 {
-		return 15
-	}
-	return n
-}
-
-// offer returns the client's Sec-WebSocket-Extensions offer.
-func (o *CompressionOptions) offer() string {
-	s := extName + "; client_max_window_bits"
-	if n := o.ClientMaxWindowBits; n >= 8 && n < 15 {
-		s += "=" + strconv.Itoa(n)
-	}
-	if n := o.ServerMaxWindowBits; n >= 8 && n < 15 {
-		s += "; server_max_window_bits=" + strconv.Itoa(n)
-	}
-	if o.ServerNoContextTakeover {
-		s += "; server_no_context_takeover"
-	}
-	if o.ClientNoContextTakeover {
-		s += "; client_no_context_takeover"
-	}
-	return s
-}
-
-// agreed returns the options as agreed parameters, for NoHTTP.
-func (o *CompressionOptions) agreed() *deflateParams {
-	p := &deflateParams{
-		serverNoTakeover: o.ServerNoContextTakeover,
-		clientNoTakeover: o.ClientNoContextTakeover,
-		serverBits:       bitsOr15(o.ServerMaxWindowBits),
-		clientBits:       bitsOr15(o.ClientMaxWindowBits),
-		response:         extName,
-	}
-	if p.serverNoTakeover {
-		p.response += "; server_no_context_takeover"
-	}
-	if p.clientNoTakeover {
-		p.response += "; client_no_context_takeover"
-	}
-	if p.serverBits < 15 {
-		p.response += "; server_max_window_bits=" + strconv.Itoa(p.serverBits)
-	}
-	if p.clientBits < 15 {
-		p.response += "; client_max_window_bits=" + strconv.Itoa(p.clientBits)
-	}
-	return p
-}
-
-// extParams is one parsed extension: its name and parameters; bits are
-// -1 when absent and 0 when present without a value.
-type extParams struct {
-	name                               string
-	serverNoTakeover, clientNoTakeover bool
-	serverBits, clientBits             int
-}
-
-// parseExtensions splits Sec-WebSocket-Extensions values into extensions
-// (RFC 6455 §9.1) and parses permessage-deflate's parameters (RFC 7692
-// §7.1). ok is false for a malformed value. An offer whose parameters are
-// unknown, repeated or out of range gets the name "" (declined).
-func parseExtensions(values [][]byte) (exts []extParams, ok bool) {
-	for _, v := range values {
-		for _, e := range splitQuoted(string(v), ',') {
-			e = strings.TrimSpace(e)
-			if e == "" {
-				continue
-			}
-			parts := splitQuoted(e, ';')
-			x := extParams{name: strings.TrimSpace(parts[0]), serverBits: -1, clientBits: -1}
-			if !validToken(x.name) {
-				return nil, false
-			}
-			if x.name == extName && !x.parseDeflate(parts[1:]) {
-				x.name = ""
-			}
-			exts = append(exts, x)
-		}
-	}
-	return exts, true
-}
-
-func (x *extParams) parseDeflate(params []string) bool {
-	seen := map[string]bool{}
-	for _, p := range params {
-		name, val, hasVal := strings.Cut(strings.TrimSpace(p), "=")
-		name = strings.TrimSpace(name)
-		val = strings.Trim(strings.TrimSpace(val), `"`)
-		if seen[name] {
-			return false
-		}
-		seen[name] = true
-		switch name {
-		case "server_no_context_takeover", "client_no_context_takeover":
-			if hasVal {
-				return false
-			}
-			if name[0] == 's' {
-				x.serverNoTakeover = true
-			} else {
-				x.clientNoTakeover = true
-			}
-		case "server_max_window_bits", "client_max_window_bits":
-			n := 0
-			if hasVal {
-				var err error
-				if n, err = strconv.Atoi(val); err != nil || n < 8 || n > 15 || len(val) > 2 {
-					return false
-				}
-			} else if name[0] == 's' {
-				return false // server_max_window_bits needs a value
-			}
-			if name[0] == 's' {
-				x.serverBits = n
-			} else {
-				x.clientBits = n
-			}
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// splitQuoted splits s at sep outside double quotes.
-func splitQuoted(s string, sep byte) []string {
-	var out []string
-	quoted, start := false, 0
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '"':
-			quoted = !quoted
-		case sep:
-			if !quoted {
-				out = append(out, s[start:i])
-				start = i + 1
-			}
-		}
-	}
-	return append(out, s[start:])
-}
-
-// acceptDeflate is the server's side of RFC 7692 §5–§7: it accepts the
-// first permessage-deflate offer it can honour and returns the agreed
-// parameters (with the response value), or nil.
-func acceptDeflate(o *CompressionOptions, values [][]byte) *deflateParams {
-	if o == nil || len(values) == 0 {
-		return nil
-	}
-	exts, ok := parseExtensions(values)
-	if !ok {
-		return nil
-	}
-	for _, x := range exts {
-		if x.name != extName {
-			continue
-		}
-		p := &deflateParams{
-			serverNoTakeover: x.serverNoTakeover || o.ServerNoContextTakeover,
-			clientNoTakeover: x.clientNoTakeover || o.ClientNoContextTakeover,
-			serverBits:       bitsOr15(o.ServerMaxWindowBits),
-			clientBits:       15,
-		}
-		resp := extName
-		if p.serverNoTakeover {
-			resp += "; server_no_context_takeover"
-		}
-		if p.clientNoTakeover {
-			resp += "; client_no_context_takeover"
-		}
-		if x.serverBits > 0 && x.serverBits < p.serverBits {
-			p.serverBits = x.serverBits
-		}
-		if p.serverBits < 15 || x.serverBits > 0 {
-			resp += "; server_max_window_bits=" + strconv.Itoa(p.serverBits)
-		}
-		if x.clientBits >= 0 {
-			p.clientBits = bitsOr15(x.clientBits)
-			if want := bitsOr15(o.ClientMaxWindowBits); want < p.clientBits {
-				p.clientBits = want
-			}
-			if p.clientBits < 15 {
-				resp += "; client_max_window_bits=" + strconv.Itoa(p.clientBits)
-			}
-		}
-		p.response = resp
-		return p
-	}
-	return nil
-}
-
-// acceptedDeflate is the client's check of the server's answer (RFC 7692
-// §5, §7): one permessage-deflate extension, with parameters within the
-// offer made from o.
-func acceptedDeflate(o *CompressionOptions, values [][]byte) (*deflateParams, error) {
-	if len(values) == 0 {
-		return nil, nil
-	}
-	exts, ok := parseExtensions(values)
-	switch {
-	case !ok:
-		return nil, detail("malformed Sec-WebSocket-Extensions")
-	case len(exts) == 0:
-		return nil, nil
-	case o == nil || len(exts) != 1 || exts[0].name != extName:
-		return nil, detail("server accepted an extension that was not offered")
-	}
-	x := exts[0]
-	if x.serverBits > 0 {
-		if want := bitsOr15(o.ServerMaxWindowBits); x.serverBits > want {
-			return nil, detail("server_max_window_bits above the offer")
-		}
-	}
-	if x.clientBits == 0 {
-		return nil, detail("client_max_window_bits without a value")
-	}
-	p := &deflateParams{
-		serverNoTakeover: x.serverNoTakeover,
-		clientNoTakeover: x.clientNoTakeover || o.ClientNoContextTakeover,
-		serverBits:       15,
-		clientBits:       bitsOr15(o.ClientMaxWindowBits),
-		response:         string(values[0]),
-	}
-	if x.serverBits > 0 {
-		p.serverBits = x.serverBits
-	}
-	if x.clientBits > 0 {
-		if x.clientBits > p.clientBits {
-			return nil, detail("client_max_window_bits above the offer")
-		}
-		p.clientBits = x.clientBits
-	}
-	if o.ServerNoContextTakeover && !p.serverNoTakeover {
-		return nil, detail("server_no_context_takeover was requested but not agreed")
-	}
-	return p, nil
-}
-
-// deflateState is a connection's permessage-deflate state. An idle
-// connection holds flate state only where context takeover needs it: the
-// compressor of its own messages, and a copy of the peer's last window.
-type deflateState struct {
+// deflater compresses the connection's messages.
+type deflater struct {
 	level, threshold int
-	sendBits         int
-	sendTakeover     bool
-	recvTakeover     bool
-
-	fw   *flate.Writer // kept between messages only with takeover
-	out  sinkBuffer    // compressed message being sent
-	fr   io.ReadCloser // open while a compressed message is read
-	win  []byte        // the peer's window, with takeover
-	src  inflateSource
-	skip []byte // scratch for discarded decompressed bytes
+	bits             int  // the LZ77 window's size, 2^bits
+	takeover         bool // the window is kept between messages
+	fw               *flate.Writer
+	out              sinkBuffer // compressed message being sent
 }
 
-func newDeflateState(p *deflateParams, o *CompressionOptions, client bool) *deflateState {
-	z := &deflateState{level: 1, threshold: 128}
+// inflater decompresses the peer's messages.
+type inflater struct {
+	takeover bool          // the peer keeps its window between messages
+	fr       io.ReadCloser // open while a compressed message is read
+	src      tailReader    // the message's payload, then the tail
+	win      []byte        // the peer's window, with takeover
+	skip     []byte        // scratch for discarded decompressed bytes
+	draining bool          // DEFLATE data ended; the payload's rest is dropped
+}
+
+// newCodec returns the deflater and inflater for the agreed parameters p
+// on the client or server side.
+func newCodec(p *deflateParams, o *CompressionOptions, client bool) (*deflater, *inflater) {
+	zw := &deflater{level: 1, threshold: 128}
 	if o != nil {
 		if o.Level != 0 {
-			z.level = o.Level
+			zw.level = o.Level
 		}
 		if o.Threshold != 0 {
-			z.threshold = max(0, o.Threshold)
+			zw.threshold = max(0, o.Threshold)
 		}
 	}
+	zr := &inflater{}
 	if client {
-		z.sendBits, z.sendTakeover, z.recvTakeover = p.clientBits, !p.clientNoTakeover, !p.serverNoTakeover
+		zw.bits, zw.takeover, zr.takeover = p.clientBits, !p.clientNoTakeover, !p.serverNoTakeover
 	} else {
-		z.sendBits, z.sendTakeover, z.recvTakeover = p.serverBits, !p.serverNoTakeover, !p.clientNoTakeover
+		zw.bits, zw.takeover, zr.takeover = p.serverBits, !p.serverNoTakeover, !p.clientNoTakeover
 	}
-	return z
+	return zw, zr
 }
 
 // sinkBuffer collects compressed output.
@@ -322,27 +64,27 @@ func (s *sinkBuffer) Write(p []byte) (int, error) { s.b = append(s.b, p...); ret
 // Compressors are pooled by level for connections that do not keep one.
 var writerPools [12]sync.Pool // levels -2 … 9
 
-func (z *deflateState) writer() *flate.Writer {
+func (z *deflater) writer() *flate.Writer {
 	if z.fw != nil {
 		return z.fw
 	}
 	var w *flate.Writer
-	if z.sendBits < 15 {
-		w, _ = flate.NewWriterWindow(&z.out, 1<<z.sendBits)
+	if z.bits < 15 {
+		w, _ = flate.NewWriterWindow(&z.out, 1<<z.bits)
 	} else if x, ok := writerPools[z.level+2].Get().(*flate.Writer); ok {
 		w = x
 		w.Reset(&z.out)
 	} else {
 		w, _ = flate.NewWriter(&z.out, z.level)
 	}
-	if z.sendTakeover {
+	if z.takeover {
 		z.fw = w
 	}
 	return w
 }
 
-func (z *deflateState) release(w *flate.Writer) {
-	if z.fw == nil && z.sendBits == 15 {
+func (z *deflater) release(w *flate.Writer) {
+	if z.fw == nil && z.bits == 15 {
 		writerPools[z.level+2].Put(w)
 	}
 }
@@ -350,7 +92,7 @@ func (z *deflateState) release(w *flate.Writer) {
 // compress deflates bufs as (part of) one message and returns the output
 // (RFC 7692 §7.2.1): with final, the trailing 0x00 0x00 0xff 0xff of the
 // sync flush is removed.
-func (z *deflateState) compress(bufs [][]byte, final bool) []byte {
+func (z *deflater) compress(bufs [][]byte, final bool) []byte {
 	z.out.b = z.out.b[:0]
 	w := z.writer()
 	for _, b := range bufs {
@@ -360,7 +102,7 @@ func (z *deflateState) compress(bufs [][]byte, final bool) []byte {
 	out := z.out.b
 	if final {
 		out = bytes.TrimSuffix(out, []byte{0, 0, 0xff, 0xff})
-		if !z.sendTakeover {
+		if !z.takeover {
 			z.release(w)
 		}
 	}
@@ -372,21 +114,26 @@ func (z *deflateState) compress(bufs [][]byte, final bool) []byte {
 // ends cleanly (RFC 7692 §7.2.2).
 const inflateTail = "\x00\x00\xff\xff\x01\x00\x00\xff\xff"
 
-// inflateSource feeds a compressed message's payload, then the tail, to
-// the decompressor.
-type inflateSource struct {
-	c    *Conn
-	tail int
+// tailReader feeds a compressed message's payload, then the tail, to the
+// decompressor. It keeps the payload reader's own error, so that a
+// failure of the bytestream is never taken for corrupt data.
+type tailReader struct {
+	r    io.Reader // the payload: io.EOF after the message's last byte
+	tail int       // bytes of the tail given
+	err  error     // the payload reader's failure
 }
 
-func (s *inflateSource) Read(p []byte) (int, error) {
+func (s *tailReader) Read(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
 	if s.tail == 0 {
-		n, err := s.c.readRaw(p)
-		if err != io.EOF {
-			return n, err
+		n, err := s.r.Read(p)
+		if err != nil && err != io.EOF {
+			s.err = err
 		}
-		if n > 0 {
-			return n, nil
+		if err == nil || n > 0 {
+			return n, err
 		}
 	}
 	if s.tail == len(inflateTail) {
@@ -399,12 +146,15 @@ func (s *inflateSource) Read(p []byte) (int, error) {
 
 var readerPool sync.Pool
 
-// inflate reads decompressed payload of the open message into dst; it
-// returns io.EOF after the message's last byte.
-func (c *Conn) inflate(dst []byte) (int, error) {
-	z := c.pmd
+// errDeflateEnd is read's signal that the message's DEFLATE data ended.
+var errDeflateEnd = errors.New("ws: end of compressed data")
+
+// read reads decompressed bytes of the open message into dst from src,
+// the message's payload. It returns errDeflateEnd once the DEFLATE data
+// ended, errBadDeflate for corrupt data, and src's own errors as they are.
+func (z *inflater) read(src io.Reader, dst []byte) (int, error) {
 	if z.fr == nil {
-		z.src = inflateSource{c: c}
+		z.src = tailReader{r: src}
 		if r, ok := readerPool.Get().(io.ReadCloser); ok {
 			r.(flate.Resetter).Reset(&z.src, z.win)
 			z.fr = r
@@ -413,25 +163,38 @@ func (c *Conn) inflate(dst []byte) (int, error) {
 		}
 	}
 	n, err := z.fr.Read(dst)
-	if z.recvTakeover && n > 0 {
+	if z.takeover && n > 0 {
 		z.keepWindow(dst[:n])
 	}
-	if err == io.EOF {
+	switch {
+	case err == nil:
+	case z.src.err != nil:
+		err = z.src.err // the bytestream failed or timed out
+	case err == io.EOF:
 		readerPool.Put(z.fr)
 		z.fr = nil
-	} else if _, corrupt := err.(flate.CorruptInputError); corrupt {
+		err = errDeflateEnd
+	default:
 		err = errBadDeflate
-	}
-	if n > 0 {
-		if derr := c.deliver(dst[:n]); derr != nil {
-			return n, derr
-		}
 	}
 	return n, err
 }
 
+// busy reports whether compressed bytes of the open message were
+// consumed: then the message cannot be received again from its start.
+func (z *inflater) busy() bool { return z.fr != nil || z.draining }
+
+// scratch returns up to max bytes of space for decompressed bytes that
+// are dropped.
+func (z *inflater) scratch(max int) []byte {
+	if z.skip == nil {
+		z.skip = make([]byte, 4096)
+	}
+	return z.skip[:min(max, len(z.skip))]
+}
+
 // keepWindow appends p to the copy of the peer's last 32 KiB of output.
-func (z *deflateState) keepWindow(p []byte) {
+func (z *inflater) keepWindow(p []byte) {
 	const size = 32 << 10
 	if len(p) >= size {
 		z.win = append(z.win[:0], p[len(p)-size:]...)

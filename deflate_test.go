@@ -385,7 +385,7 @@ func TestDeflateOnlyWhenOffered(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if sv.Extensions() != "" || sv.pmd != nil {
+		if sv.Extensions() != "" || sv.out.zw != nil {
 			t.Fatalf("upgraded=%v: compression on without an offer: %q", upgraded, sv.Extensions())
 		}
 	}

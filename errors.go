@@ -130,6 +130,8 @@ var (
 	errWriterClosed  = detail("message writer already closed")
 	errCutMessage    = detail("a streamed message was cut by a failed write")
 	errHandshakeSize = detail("handshake head too large")
+	errLostWindow    = detail("a compressed message did not reach the peer: the compression window is lost")
+	errEndOfMessage  = errors.New("ws: end of message") // internal: never from the bytestream
 )
 
 // ctxKind returns ErrTimedOut or ErrCanceled when err (or ctx) says the

@@ -39,7 +39,7 @@ func FuzzRecv(f *testing.F) {
 		buf := make([]byte, 256)
 		for i := 0; i < 64; i++ {
 			_, _, err := c.Recv(ctx, buf)
-			if errors.Is(err, ErrMsgSize) || errors.Is(err, ErrProto) && !errors.Is(err, ErrConnReset) && c.rerr == nil {
+			if errors.Is(err, ErrMsgSize) || errors.Is(err, ErrProto) && !errors.Is(err, ErrConnReset) && c.in.err == nil {
 				continue
 			}
 			if err != nil {

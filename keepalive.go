@@ -57,34 +57,23 @@ func (c *Conn) runKeepalive(k *keepalive) {
 				pinged = time.Time{}
 				if now.Sub(seen) >= k.interval {
 					pinged = now
-					c.ping(now.Add(k.timeout))
+					c.ping()
 				}
 			}
 		}
 	}
 }
 
-// ping sends a ping unless our close was sent or a send failed.
-func (c *Conn) ping(dl time.Time) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if !c.done && c.werr == nil {
-		old := c.wdl
-		c.writeControl(opPing, nil, dl)
-		c.setWriteDeadline(old)
-	}
-}
+// ping asks for a ping; it goes out now if the frame lock is free, or
+// right after the frame being written. It never waits for the lock: a
+// write stuck behind a peer that stopped reading does not stop the
+// keepalive from failing the connection.
+func (c *Conn) ping() { c.queuePing() }
 
-// failKeepalive breaks both directions and wakes a blocked receive.
+// failKeepalive breaks both directions and wakes a blocked receive and a
+// blocked write. It takes no lock a stuck operation could hold.
 func (c *Conn) failKeepalive() {
 	c.kaFailed.Store(true)
-	c.cancels.mu.Lock()
-	c.cancels.rdirty.Store(true)
-	c.u.SetReadDeadline(aLongTimeAgo)
-	c.cancels.mu.Unlock()
-	c.wmu.Lock()
-	if c.werr == nil {
-		c.werr = errKeepalive
-	}
-	c.wmu.Unlock()
+	c.in.dl.expire(c.u.SetReadDeadline)
+	c.out.dl.expire(c.u.SetWriteDeadline)
 }

@@ -2,7 +2,6 @@ package ws
 
 import (
 	"context"
-	"io"
 	"net"
 	"time"
 	"unsafe"
@@ -14,14 +13,16 @@ import (
 // until a message arrives or ctx ends.
 //
 // Errors: CloseError (which is ErrPipe) once the peer's close arrived,
-// after every message sent before it; ErrMsgSize if the message does not
+// after every message sent before it; ErrConnReset if the connection
+// ends without a close frame: a message cut by the end of the stream is
+// never returned, in part or shortened; ErrMsgSize if the message does not
 // fit p: it is discarded and the connection stays usable (unless it also
 // exceeds Config.MaxMessageSize, which fails the connection with close
 // 1009); ErrProto if the peer broke the protocol: the connection is failed
 // with close 1002 (1007 for invalid UTF-8); ErrTimedOut or ErrCanceled
 // when ctx ends: if no byte of the next message reached p the connection
 // stays fully usable, otherwise the receive side is broken; ErrConnReset
-// if the connection failed or broke earlier; ErrBusy if another goroutine
+// if the connection failed, ended or broke earlier; ErrBusy if another goroutine
 // is receiving; net.ErrClosed after Close or Detach.
 func (c *Conn) Recv(ctx context.Context, p []byte) (int, Flags, error) {
 	bufs := [1][]byte{p}
@@ -95,19 +96,20 @@ func (c *Conn) enterRecv(ctx context.Context, op string) error {
 	if c.closed.Load() {
 		return newError(op, net.ErrClosed, nil)
 	}
-	if !c.recvBusy.CompareAndSwap(false, true) {
+	in := &c.in
+	if !in.busy.CompareAndSwap(false, true) {
 		return newError(op, ErrBusy, nil)
 	}
-	if c.peer.closed.Load() {
-		c.recvBusy.Store(false)
-		return CloseError{c.peer.code, c.peer.reason}
+	if in.peer.closed.Load() {
+		in.busy.Store(false)
+		return CloseError{in.peer.code, in.peer.reason}
 	}
-	if c.kaFailed.Load() && c.rerr == nil {
-		c.rerr = errKeepalive
+	if c.kaFailed.Load() && in.err == nil {
+		in.err = errKeepalive
 	}
-	if c.rerr != nil {
-		c.recvBusy.Store(false)
-		return newError(op, ErrConnReset, c.rerr)
+	if in.err != nil {
+		in.busy.Store(false)
+		return newError(op, ErrConnReset, in.err)
 	}
 	return nil
 }
@@ -124,14 +126,15 @@ func (c *Conn) recvv(ctx context.Context, op string, typed bool, bufs [][]byte) 
 		return 0, 0, err
 	}
 	defer c.leaveRecv()
-	c.rlimit = max(room, c.maxMsg)
+	in := &c.in
+	in.limit = max(room, in.maxMsg)
 	stop := c.armRead(ctx)
 	var n int
 	var f Flags
 	var err error
 	done := false
-	if len(bufs) == 1 && c.msgOp == 0 && c.pmd == nil && skipKind(bufs[0]) == 0 {
-		if c.r == c.w {
+	if len(bufs) == 1 && in.msg.op == 0 && in.zr == nil && skipKind(bufs[0]) == 0 {
+		if in.r == in.w {
 			err = c.fill()
 		}
 		if err == nil {
@@ -154,8 +157,9 @@ func (c *Conn) recvv(ctx context.Context, op string, typed bool, bufs [][]byte) 
 // pass them, or any other case, is left for recvMsg (done false), which
 // reports it. Nothing is consumed unless done.
 func (c *Conn) recvWhole(p []byte, typed bool) (n int, f Flags, done bool) {
-	h, hn, err := parseHeader(c.rbuf[c.r:c.w])
-	if err != nil || !h.fin || h.control() || h.length > uint64(len(p)) || h.length > uint64(c.w-c.r-hn) ||
+	in := &c.in
+	h, hn, err := parseHeader(in.buf[in.r:in.w])
+	if err != nil || !h.fin || h.control() || h.length > uint64(len(p)) || h.length > uint64(in.w-in.r-hn) ||
 		checkHeader(&h, !c.client, false, false) != nil {
 		return 0, 0, false
 	}
@@ -166,12 +170,12 @@ func (c *Conn) recvWhole(p []byte, typed bool) (n int, f Flags, done bool) {
 	if typed && f != c.typ {
 		return 0, 0, false
 	}
-	start := c.r + hn
+	start := in.r + hn
 	n = int(h.length)
 	if h.masked {
-		maskCopy(p, c.rbuf[start:start+n], h.key, 0)
+		maskCopy(p, in.buf[start:start+n], h.key, 0)
 	} else {
-		copy(p, c.rbuf[start:start+n])
+		copy(p, in.buf[start:start+n])
 	}
 	if f == Text && !validText(p[:n]) {
 		return 0, 0, false
@@ -179,31 +183,25 @@ func (c *Conn) recvWhole(p []byte, typed bool) (n int, f Flags, done bool) {
 	if c.ka != nil {
 		c.ka.seen.Store(time.Now().UnixNano())
 	}
-	c.r = start + n
+	in.r = start + n
 	return n, f, true
 }
 
 // msgFlags is the type of the open message.
 func (c *Conn) msgFlags() Flags {
-	if c.msgOp == opText {
+	if c.in.msg.op == opText {
 		return Text
 	}
 	return Binary
 }
 
 // recvMsg receives the next message (or the rest of the open one, if no
-// byte of it was delivered yet) into bufs.
+// byte of it was delivered yet) into bufs. It returns nil only for a
+// whole message: its last frame read and, compressed, its DEFLATE data
+// complete.
 func (c *Conn) recvMsg(bufs [][]byte, typed bool) (int, Flags, error) {
-	if c.msgOp != 0 && c.streaming {
-		// A Reader left its message unfinished: drop the rest.
-		if err := c.discard(); err != errDoesNotFit {
-			return 0, 0, err
-		}
-	}
-	if c.msgOp == 0 {
-		if err := c.nextFrame(); err != nil {
-			return 0, 0, err
-		}
+	if err := c.openMessage(); err != nil {
+		return 0, 0, err
 	}
 	f := c.msgFlags()
 	if typed && f != c.typ {
@@ -222,7 +220,7 @@ func (c *Conn) recvMsg(bufs [][]byte, typed bool) (int, Flags, error) {
 			}
 			n += k
 			b = b[k:]
-			if err == io.EOF {
+			if err == errEndOfMessage {
 				return n, f, c.endMessage()
 			}
 			if err != nil {
@@ -231,7 +229,7 @@ func (c *Conn) recvMsg(bufs [][]byte, typed bool) (int, Flags, error) {
 		}
 	}
 	// The buffers are full: the message must end here.
-	if err := c.moreToCome(); err == io.EOF {
+	if err := c.moreToCome(); err == errEndOfMessage {
 		return n, f, c.endMessage()
 	} else if err != nil {
 		return n, f, err
@@ -239,11 +237,26 @@ func (c *Conn) recvMsg(bufs [][]byte, typed bool) (int, Flags, error) {
 	return n, f, c.discard()
 }
 
-// moreToCome returns io.EOF if the open message has no byte left, nil if
-// it has. A compressed message ends when the decompressor says so, not
-// when its last frame was read: one more byte is taken to tell.
+// openMessage reads up to the first frame of the next message, dropping
+// the rest of a message a Reader left unfinished.
+func (c *Conn) openMessage() error {
+	if c.in.msg.op != 0 && c.in.msg.streaming {
+		if err := c.discard(); err != errDoesNotFit {
+			return err
+		}
+	}
+	if c.in.msg.op == 0 {
+		return c.nextFrame()
+	}
+	return nil
+}
+
+// moreToCome returns errEndOfMessage if the open message has no byte
+// left, nil if it has. A compressed message whose frames are all read may
+// still end with DEFLATE data that produces nothing: one more byte is
+// asked for to tell.
 func (c *Conn) moreToCome() error {
-	if !c.msgZ {
+	if !c.in.msg.z {
 		return c.frameReady()
 	}
 	for {
@@ -259,7 +272,7 @@ func (c *Conn) moreToCome() error {
 func (c *Conn) discard() error {
 	for {
 		_, err := c.skipPayload(readBufSize)
-		if err == io.EOF {
+		if err == errEndOfMessage {
 			if err := c.endMessage(); err != nil {
 				return err
 			}
@@ -268,7 +281,7 @@ func (c *Conn) discard() error {
 		if err != nil {
 			return err
 		}
-		if c.msgN > c.maxMsg {
+		if c.in.msg.n > c.in.maxMsg {
 			return errTooBig
 		}
 	}
@@ -276,22 +289,22 @@ func (c *Conn) discard() error {
 
 // endMessage closes the open message once its last byte was read.
 func (c *Conn) endMessage() error {
-	if c.msgOp == opText && c.msgUTF8 != 0 {
+	m := &c.in.msg
+	if m.op == opText && m.utf8 != 0 {
 		return errBadUTF8
 	}
-	c.msgOp = 0
-	c.msgN = 0
-	c.streaming = false
+	m.op, m.n, m.streaming = 0, 0, false
 	return nil
 }
 
 // deliver accounts for the payload bytes p of the open message, checking
 // text as UTF-8.
 func (c *Conn) deliver(p []byte) error {
-	c.msgN += int64(len(p))
-	if c.msgOp == opText {
+	m := &c.in.msg
+	m.n += int64(len(p))
+	if m.op == opText {
 		var ok bool
-		if c.msgUTF8, ok = validUTF8(c.msgUTF8, p); !ok {
+		if m.utf8, ok = validUTF8(m.utf8, p); !ok {
 			return errBadUTF8
 		}
 	}
@@ -299,10 +312,10 @@ func (c *Conn) deliver(p []byte) error {
 }
 
 // readPayload reads up to len(dst) bytes of the open message's payload
-// (decompressed if need be) into dst, checks them, and returns io.EOF
-// after the message's last byte.
+// (decompressed if need be) into dst, checks them, and returns
+// errEndOfMessage after the message's last byte.
 func (c *Conn) readPayload(dst []byte) (int, error) {
-	if c.msgZ {
+	if c.in.msg.z {
 		return c.inflate(dst)
 	}
 	k, err := c.readRaw(dst)
@@ -312,205 +325,47 @@ func (c *Conn) readPayload(dst []byte) (int, error) {
 	return 0, err
 }
 
-// readRaw reads up to len(dst) bytes of the open message's payload as
-// sent, unmasked, into dst. With the read buffer empty and much left to
-// read, it reads straight into dst.
-func (c *Conn) readRaw(dst []byte) (int, error) {
-	if err := c.frameReady(); err != nil {
-		return 0, err
-	}
-	want := len(dst)
-	if uint64(want) > c.fleft {
-		want = int(c.fleft)
-	}
-	var k int
-	if c.r == c.w && want >= readBufSize/2 {
-		var err error
-		k, err = c.u.Read(dst[:want])
-		if k == 0 {
-			if err == nil {
-				err = io.ErrNoProgress
-			}
-			return 0, err
-		}
-	} else {
-		if c.r == c.w {
-			if err := c.fill(); err != nil {
-				return 0, err
-			}
-		}
-		k = copy(dst[:want], c.rbuf[c.r:c.w])
-		c.r += k
-	}
-	c.fleft -= uint64(k)
-	if c.fmasked {
-		c.fpos = mask(dst[:k], c.fkey, c.fpos)
-	}
-	return k, nil
-}
-
 // skipPayload consumes up to max bytes of the open message's payload
-// from the read buffer without storing them.
+// without storing them, checking them as readPayload does.
 func (c *Conn) skipPayload(max int) (int, error) {
-	if c.msgZ {
-		z := c.pmd
-		if z.skip == nil {
-			z.skip = make([]byte, 4096)
-		}
-		return c.inflate(z.skip[:min(max, len(z.skip))])
+	if c.in.msg.z {
+		return c.inflate(c.in.zr.scratch(max))
 	}
-	if err := c.frameReady(); err != nil {
-		return 0, err
+	b, err := c.skipRaw(max)
+	if len(b) > 0 {
+		return len(b), c.deliver(b)
 	}
-	if c.r == c.w {
-		if err := c.fill(); err != nil {
-			return 0, err
-		}
-	}
-	k := min(max, c.w-c.r)
-	if uint64(k) > c.fleft {
-		k = int(c.fleft)
-	}
-	b := c.rbuf[c.r : c.r+k]
-	c.r += k
-	c.fleft -= uint64(k)
-	if c.fmasked {
-		c.fpos = mask(b, c.fkey, c.fpos)
-	}
-	return k, c.deliver(b)
+	return 0, err
 }
 
-// frameReady makes sure payload of the open message is due: it reads the
-// headers of continuation frames (and any control frames between them)
-// and returns io.EOF at the end of the message.
-func (c *Conn) frameReady() error {
-	for c.fleft == 0 {
-		if c.ffin {
-			return io.EOF
-		}
-		if err := c.nextFrame(); err != nil {
-			return err
+// inflate reads decompressed payload of the open message into dst. The
+// message's frames decide where it ends, whatever the DEFLATE data says:
+// compressed data that ends (a final block) before the payload does
+// leaves the rest of the payload to be read and dropped, never to be
+// taken as frames. It returns errEndOfMessage after the last byte.
+func (c *Conn) inflate(dst []byte) (int, error) {
+	in := &c.in
+	n, err := in.zr.read(&in.src, dst)
+	if n > 0 {
+		if derr := c.deliver(dst[:n]); derr != nil {
+			return n, derr
 		}
 	}
-	return nil
-}
-
-// fill reads more bytes from u into the read buffer. With no read buffer
-// (a pooled connection between operations) it waits on the small buffer
-// and takes a read buffer once bytes arrived.
-func (c *Conn) fill() error {
-	if c.rbuf == nil {
-		n, err := c.u.Read(c.small[:])
-		if n == 0 {
-			if err == nil {
-				err = io.ErrNoProgress
-			}
-			return err
-		}
-		c.takeReadBuf()
-		c.r, c.w = 0, copy(c.rbuf, c.small[:n])
-		return nil
+	if err != errDeflateEnd {
+		return n, err
 	}
-	if c.r == c.w {
-		c.r, c.w = 0, 0
-	} else if c.w == len(c.rbuf) {
-		c.w = copy(c.rbuf, c.rbuf[c.r:c.w])
-		c.r = 0
-	}
+	in.zr.draining = true
 	for {
-		n, err := c.u.Read(c.rbuf[c.w:])
-		c.w += n
-		if n > 0 {
-			return nil
-		}
-		if err == nil {
-			err = io.ErrNoProgress
-		}
-		return err
-	}
-}
-
-// nextFrame reads the next frame header. Control frames are read whole
-// (they are never consumed in part, so a timeout leaves them buffered)
-// and handled; for a data frame it sets up the payload state and, if the
-// frame starts a message, opens it.
-func (c *Conn) nextFrame() error {
-	for {
-		h, hn, err := parseHeader(c.rbuf[c.r:c.w])
-		if err == errShort {
-			if err := c.fill(); err != nil {
-				return err
-			}
-			continue
+		_, err := c.skipRaw(readBufSize)
+		if err == errEndOfMessage {
+			break
 		}
 		if err != nil {
-			return err
+			return n, err
 		}
-		if c.ka != nil {
-			c.ka.seen.Store(time.Now().UnixNano())
-		}
-		if werr := checkHeader(&h, !c.client, c.msgOp != 0, c.pmd != nil); werr != nil {
-			return werr
-		}
-		if h.control() {
-			total := hn + int(h.length)
-			for c.w-c.r < total {
-				if err := c.fill(); err != nil {
-					return err
-				}
-			}
-			p := c.rbuf[c.r+hn : c.r+total]
-			if h.masked {
-				mask(p, h.key, 0)
-			}
-			c.r += total
-			if err := c.control(h.op, p); err != nil {
-				return err
-			}
-			continue
-		}
-		c.r += hn
-		c.fleft, c.ffin, c.fmasked, c.fkey, c.fpos = h.length, h.fin, h.masked, h.key, 0
-		if h.op != opCont {
-			c.msgOp = h.op
-			c.msgZ = h.rsv&bitRsv1 != 0
-			c.msgN = 0
-			c.msgUTF8 = 0
-		}
-		if h.length > uint64(c.rlimit-c.msgN) {
-			// Never wait for a payload that could not be taken anyway.
-			return errTooBig
-		}
-		return nil
 	}
-}
-
-// control handles a control frame with payload p.
-func (c *Conn) control(op byte, p []byte) error {
-	switch op {
-	case opPing:
-		c.pong(p)
-	case opClose:
-		code, reason, werr := parseClose(p)
-		if werr != nil {
-			return werr
-		}
-		c.peer.code = code
-		c.peer.reason = string(reason)
-		c.peer.closed.Store(true)
-		return CloseError{code, c.peer.reason}
-	}
-	return nil
-}
-
-// pong answers a ping with the same payload (RFC 6455 §5.5.2), unless our
-// close was sent. A failure breaks the send side, not the receive side.
-func (c *Conn) pong(p []byte) {
-	c.wmu.Lock()
-	if !c.done {
-		c.writeControl(opPong, p, c.rdl)
-	}
-	c.wmu.Unlock()
+	in.zr.draining = false
+	return n, errEndOfMessage
 }
 
 // recvError turns a failure of the receive path into the error returned,
@@ -530,50 +385,31 @@ func (c *Conn) recvError(ctx context.Context, op string, err error) error {
 		c.fail(e)
 		return newError(op, e.kind, e)
 	}
+	in := &c.in
 	kind, cause := c.ioKind(ctx, err)
 	if c.kaFailed.Load() {
 		kind, cause = ErrConnReset, errKeepalive
 	}
-	if (kind == ErrTimedOut || kind == ErrCanceled) && c.msgN == 0 && !c.streaming && !c.inflating() {
+	if (kind == ErrTimedOut || kind == ErrCanceled) && in.msg.n == 0 && !in.msg.streaming &&
+		!(in.msg.z && in.zr.busy()) {
 		return newError(op, kind, nil)
 	}
-	if c.rerr == nil {
+	if in.err == nil {
 		if cause == nil {
 			cause = kind
 		}
-		c.rerr = cause
+		in.err = cause
 	}
 	return newError(op, kind, cause)
 }
 
-// inflating reports whether compressed bytes of the open message were
-// consumed: then the message cannot be received again from its start.
-func (c *Conn) inflating() bool { return c.msgZ && c.pmd.fr != nil }
-
 // fail fails the connection after the peer broke the protocol: the
 // receive side is broken for good and a close frame with the violation's
-// code is sent, best effort, unless a send holds the wire.
+// code is sent, best effort: now if the frame lock is free, otherwise by
+// the holder right after its frame.
 func (c *Conn) fail(e *wireError) {
-	if c.rerr == nil {
-		c.rerr = e
+	if c.in.err == nil {
+		c.in.err = e
 	}
-	if !c.wmu.TryLock() {
-		return
-	}
-	defer c.wmu.Unlock()
-	if c.done {
-		return
-	}
-	var p [2]byte
-	n := putClose(p[:], e.code, "")
-	c.done = true
-	dl := c.rdl
-	if dl.IsZero() {
-		dl = time.Now().Add(failCloseTimeout)
-	}
-	c.writeControl(opClose, p[:n], dl)
+	c.queueClose(e.code)
 }
-
-// failCloseTimeout bounds the best-effort close frame of a failed
-// connection when the receive had no deadline.
-const failCloseTimeout = 2 * time.Second

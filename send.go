@@ -4,18 +4,20 @@ import (
 	"context"
 	"math/rand/v2"
 	"net"
-	"time"
 )
 
 // Send sends p as one message of the type in flags (Text or Binary), in a
 // single frame, like libdill's ws_send. A client masks the payload into
 // its write buffer; p is never modified. It blocks until the message is
-// written or ctx ends.
+// written or ctx ends; it waits for a pong or a close being written by
+// another goroutine only until ctx ends.
 //
 // Errors: ErrPipe after Done; ErrBusy if another goroutine is sending;
 // ErrInvalid for flags other than Text or Binary; ErrTimedOut or
 // ErrCanceled when ctx ends (if no byte of the message was written the
-// connection stays usable, otherwise the send side is broken);
+// connection stays usable, otherwise the send side is broken; with
+// permessage-deflate and context takeover, a compressed message that
+// timed out breaks the send side, since the compressor already holds it);
 // ErrConnReset if the connection failed; net.ErrClosed after Close or
 // Detach.
 func (c *Conn) Send(ctx context.Context, flags Flags, p []byte) error {
@@ -49,6 +51,8 @@ func dataOp(flags Flags) byte {
 	return opBinary
 }
 
+func newMaskKey() uint32 { return rand.Uint32() }
+
 func (c *Conn) sendv(ctx context.Context, op string, flags Flags, bufs [][]byte) error {
 	if flags&^Text != 0 {
 		return newError(op, ErrInvalid, detail("flags other than Text or Binary"))
@@ -61,16 +65,12 @@ func (c *Conn) sendv(ctx context.Context, op string, flags Flags, bufs [][]byte)
 	for _, b := range bufs {
 		n += len(b)
 	}
-	stop := c.armWrite(ctx)
 	var err error
-	if c.pmd != nil && n >= c.pmd.threshold {
-		out := c.pmd.compress(bufs, true)
-		zb := [1][]byte{out}
-		err = c.writeFrame(ctx, true, bitRsv1, dataOp(flags), zb[:], len(out))
+	if z := c.out.zw; z != nil && n >= z.threshold {
+		err = c.writeCompressed(ctx, true, bitRsv1, dataOp(flags), bufs)
 	} else {
 		err = c.writeFrame(ctx, true, 0, dataOp(flags), bufs, n)
 	}
-	c.disarmWrite(stop)
 	return withOp(op, err)
 }
 
@@ -90,7 +90,7 @@ func (c *Conn) enterSend(ctx context.Context, op string) error {
 	if c.closed.Load() {
 		return newError(op, net.ErrClosed, nil)
 	}
-	if !c.sendBusy.CompareAndSwap(false, true) {
+	if !c.out.busy.CompareAndSwap(false, true) {
 		return newError(op, ErrBusy, nil)
 	}
 	c.takeWriteBuf()
@@ -98,55 +98,96 @@ func (c *Conn) enterSend(ctx context.Context, op string) error {
 }
 
 // writeFrame writes one frame whose payload is the concatenation of bufs
-// (n bytes in all). Small payloads are gathered with the header in the
-// write buffer and written at once; larger ones go out with writev on a
-// server and masked through the write buffer on a client.
+// (n bytes in all; bufs nil: already staged in buf[maxHeader:]) under the
+// frame lock, bounded by ctx.
 func (c *Conn) writeFrame(ctx context.Context, fin bool, rsv, op byte, bufs [][]byte, n int) error {
-	if n <= len(c.wbuf)-maxHeader {
+	stop, err := c.lockWrite(ctx)
+	if err != nil {
+		return err
+	}
+	if err = c.writable(); err == nil {
+		written, werr := c.writeLocked(fin, rsv, op, bufs, n)
+		err = c.sendResult(ctx, written, werr)
+	}
+	c.unlockWrite(stop)
+	return err
+}
+
+// writeCompressed compresses bufs as (the next part of) a message and
+// writes the result as one frame. The frame lock is taken and the send
+// side checked before the compressor sees the data, so that a send cut
+// short before that leaves the compressor as it was. Once compressed,
+// with context takeover, the data is in the compressor's window: if it
+// does not reach the peer whole, the send side is broken (the peer would
+// decode later messages against a window it never had).
+func (c *Conn) writeCompressed(ctx context.Context, fin bool, rsv, op byte, bufs [][]byte) error {
+	stop, err := c.lockWrite(ctx)
+	if err != nil {
+		return err
+	}
+	if err = c.writable(); err == nil {
+		z := c.out.zw
+		out := z.compress(bufs, fin)
+		zb := [1][]byte{out}
+		written, werr := c.writeLocked(fin, rsv, op, zb[:], len(out))
+		err = c.sendResult(ctx, written, werr)
+		if werr != nil && z.takeover {
+			if c.out.err == nil {
+				c.out.err = errLostWindow
+			}
+			if e, ok := err.(*opError); ok && e.cause == nil {
+				e.cause = errLostWindow
+			}
+		}
+	}
+	c.unlockWrite(stop)
+	return err
+}
+
+// writeLocked writes one frame. Caller holds the frame lock. Small
+// payloads are gathered with the header in the write buffer and written
+// at once; larger ones go out with writev on a server and masked through
+// the write buffer on a client.
+func (c *Conn) writeLocked(fin bool, rsv, op byte, bufs [][]byte, n int) (int64, error) {
+	s := &c.out
+	if n <= len(s.buf)-maxHeader {
 		off := maxHeader
 		for _, b := range bufs {
-			off += copy(c.wbuf[off:], b)
+			off += copy(s.buf[off:], b)
 		}
-		return c.writeStaged(ctx, fin, rsv, op, n)
-	}
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if err := c.writable(ctx); err != nil {
-		return err
+		return c.writeStaged(fin, rsv, op, n)
 	}
 	var key uint32
 	if c.client {
-		key = rand.Uint32()
+		key = newMaskKey()
 	}
-	hl := putHeader(c.hbuf[:], fin, rsv, op, n, c.client, key)
-	var written int64
-	var err error
-	if !c.client {
-		c.vec = append(append(c.vec[:0], c.hbuf[:hl]), bufs...)
-		c.nb = c.vec
-		written, err = c.nb.WriteTo(c.u)
-		clear(c.vec)
-		c.nb = nil
-	} else {
-		written, err = c.writeMasked(hl, bufs, key)
+	hl := putHeader(s.hbuf[:], fin, rsv, op, n, c.client, key)
+	if c.client {
+		return c.writeMasked(hl, bufs, key)
 	}
-	return c.sendResult(ctx, written, err)
+	s.vec = append(append(s.vec[:0], s.hbuf[:hl]), bufs...)
+	s.nb = s.vec
+	written, err := s.nb.WriteTo(c.u)
+	clear(s.vec)
+	s.nb = nil
+	return written, err
 }
 
 // writeMasked writes the header in hbuf[:hl] and the masked payload
-// through wbuf, one buffer-full at a time.
+// through buf, one buffer-full at a time.
 func (c *Conn) writeMasked(hl int, bufs [][]byte, key uint32) (int64, error) {
-	off := copy(c.wbuf, c.hbuf[:hl])
+	buf := c.out.buf
+	off := copy(buf, c.out.hbuf[:hl])
 	pos := 0
 	var written int64
 	for _, b := range bufs {
 		for len(b) > 0 {
-			k := min(len(b), len(c.wbuf)-off)
-			pos = maskCopy(c.wbuf[off:], b[:k], key, pos)
+			k := min(len(b), len(buf)-off)
+			pos = maskCopy(buf[off:], b[:k], key, pos)
 			b = b[k:]
 			off += k
-			if off == len(c.wbuf) {
-				m, err := c.u.Write(c.wbuf)
+			if off == len(buf) {
+				m, err := c.u.Write(buf)
 				written += int64(m)
 				if err != nil {
 					return written, err
@@ -156,7 +197,7 @@ func (c *Conn) writeMasked(hl int, bufs [][]byte, key uint32) (int64, error) {
 		}
 	}
 	if off > 0 {
-		m, err := c.u.Write(c.wbuf[:off])
+		m, err := c.u.Write(buf[:off])
 		written += int64(m)
 		return written, err
 	}
@@ -164,87 +205,56 @@ func (c *Conn) writeMasked(hl int, bufs [][]byte, key uint32) (int64, error) {
 }
 
 // writeStaged writes one frame whose n-byte payload is in
-// wbuf[maxHeader:], with the header placed just before it.
-func (c *Conn) writeStaged(ctx context.Context, fin bool, rsv, op byte, n int) error {
+// buf[maxHeader:], with the header placed just before it.
+func (c *Conn) writeStaged(fin bool, rsv, op byte, n int) (int64, error) {
+	buf := c.out.buf
 	var key uint32
 	if c.client {
-		key = rand.Uint32()
-		mask(c.wbuf[maxHeader:maxHeader+n], key, 0)
+		key = newMaskKey()
+		mask(buf[maxHeader:maxHeader+n], key, 0)
 	}
 	hl := headerLen(n, c.client)
 	start := maxHeader - hl
-	putHeader(c.wbuf[start:], fin, rsv, op, n, c.client, key)
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if err := c.writable(ctx); err != nil {
-		return err
-	}
-	m, err := c.u.Write(c.wbuf[start : maxHeader+n])
-	return c.sendResult(ctx, int64(m), err)
+	putHeader(buf[start:], fin, rsv, op, n, c.client, key)
+	m, err := c.u.Write(buf[start : maxHeader+n])
+	return int64(m), err
 }
 
-// writable checks, under wmu, that a data frame may be written now, and
-// applies ctx's deadline to the write side.
-func (c *Conn) writable(ctx context.Context) error {
-	if c.werr != nil {
-		return &opError{kind: ErrConnReset, cause: c.werr}
-	}
-	if c.done {
+// writable checks, under the frame lock, that a data frame may be written.
+func (c *Conn) writable() error {
+	switch {
+	case c.kaFailed.Load():
+		if c.out.err == nil {
+			c.out.err = errKeepalive
+		}
+		return &opError{kind: ErrConnReset, cause: c.out.err}
+	case c.out.err != nil:
+		return &opError{kind: ErrConnReset, cause: c.out.err}
+	case c.out.done:
 		return &opError{kind: ErrPipe}
 	}
-	if ctx.Done() == nil { // never ends: only clear an earlier deadline
-		if !c.wdl.IsZero() || c.cancels.wdirty.Load() {
-			c.setWriteDeadline(time.Time{})
-		}
-		return nil
-	}
-	if err := ctx.Err(); err != nil {
-		return &opError{kind: ctxKind(ctx, err)}
-	}
-	dl, _ := ctx.Deadline()
-	c.setWriteDeadline(dl)
 	return nil
 }
 
-// sendResult turns the outcome of a frame write into an error, under wmu.
-// A write cut short by ctx before its first byte leaves the send side
-// usable; any other failure breaks it for good.
+// sendResult turns the outcome of a frame write into an error, under the
+// frame lock. A write cut short by ctx before its first byte leaves the
+// send side usable; any other failure breaks it for good.
 func (c *Conn) sendResult(ctx context.Context, written int64, err error) error {
 	if err == nil {
 		return nil
 	}
 	kind, cause := c.ioKind(ctx, err)
+	if c.kaFailed.Load() {
+		kind, cause = ErrConnReset, errKeepalive
+	}
 	if (kind == ErrTimedOut || kind == ErrCanceled) && written == 0 {
 		return &opError{kind: kind}
 	}
-	if c.werr == nil {
+	if c.out.err == nil {
 		if cause == nil {
 			cause = kind
 		}
-		c.werr = cause
+		c.out.err = cause
 	}
 	return &opError{kind: kind, cause: cause}
-}
-
-// writeControl writes a control frame with payload p (≤ 125 bytes) under
-// wmu, with deadline dl. It is used for pongs and closes, from either side.
-func (c *Conn) writeControl(op byte, p []byte, dl time.Time) error {
-	if c.werr != nil {
-		return c.werr
-	}
-	var key uint32
-	if c.client {
-		key = rand.Uint32()
-	}
-	hl := putHeader(c.cbuf[:], true, 0, op, len(p), c.client, key)
-	n := copy(c.cbuf[hl:], p)
-	if c.client {
-		mask(c.cbuf[hl:hl+n], key, 0)
-	}
-	c.setWriteDeadline(dl)
-	if _, err := c.u.Write(c.cbuf[:hl+n]); err != nil {
-		c.werr = err
-		return err
-	}
-	return nil
 }

@@ -19,30 +19,17 @@ func (c *Conn) Reader(ctx context.Context) (Flags, io.Reader, error) {
 		return 0, nil, err
 	}
 	defer c.leaveRecv()
-	c.rlimit = c.maxMsg
+	in := &c.in
+	in.limit = in.maxMsg
 	stop := c.armRead(ctx)
 	err := c.openMessage()
 	c.disarmRead(stop)
 	if err != nil {
 		return 0, nil, c.recvError(ctx, "reader", err)
 	}
-	c.streaming = true
-	c.streamGen++
-	return c.msgFlags(), &msgReader{c: c, ctx: ctx, gen: c.streamGen}, nil
-}
-
-// openMessage reads up to the first frame of the next message, dropping
-// the rest of a message a Reader left unfinished.
-func (c *Conn) openMessage() error {
-	if c.msgOp != 0 && c.streaming {
-		if err := c.discard(); err != errDoesNotFit {
-			return err
-		}
-	}
-	if c.msgOp == 0 {
-		return c.nextFrame()
-	}
-	return nil
+	in.msg.streaming = true
+	in.msg.gen++
+	return c.msgFlags(), &msgReader{c: c, ctx: ctx, gen: in.msg.gen}, nil
 }
 
 type msgReader struct {
@@ -61,17 +48,18 @@ func (r *msgReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	defer c.leaveRecv()
-	if r.gen != c.streamGen || !c.streaming {
+	in := &c.in
+	if r.gen != in.msg.gen || !in.msg.streaming {
 		return 0, newError("read", ErrInvalid, errStaleReader)
 	}
-	c.rlimit = c.maxMsg
+	in.limit = in.maxMsg
 	stop := c.armRead(r.ctx)
 	n, err := c.readPayload(p)
-	if err == nil && c.msgN > c.maxMsg {
+	if err == nil && in.msg.n > in.maxMsg {
 		err = errTooBig
 	}
 	c.disarmRead(stop)
-	if err == io.EOF {
+	if err == errEndOfMessage {
 		err = c.endMessage()
 		if err == nil {
 			r.eof = true
@@ -96,9 +84,11 @@ func (c *Conn) Writer(ctx context.Context, flags Flags) (io.WriteCloser, error) 
 	if err := c.enterSend(ctx, "writer"); err != nil {
 		return nil, err
 	}
-	c.wmu.Lock()
-	err := c.writable(ctx)
-	c.wmu.Unlock()
+	stop, err := c.lockWrite(ctx)
+	if err == nil {
+		err = c.writable()
+		c.unlockWrite(stop)
+	}
 	if err != nil {
 		c.leaveSend()
 		return nil, withOp("writer", err)
@@ -119,7 +109,7 @@ func (w *msgWriter) Write(p []byte) (int, error) {
 		return 0, newError("write", ErrInvalid, errWriterClosed)
 	}
 	c := w.c
-	room := len(c.wbuf) - maxHeader
+	room := len(c.out.buf) - maxHeader
 	written := 0
 	for len(p) > 0 {
 		if w.n == 0 && len(p) >= room {
@@ -130,7 +120,7 @@ func (w *msgWriter) Write(p []byte) (int, error) {
 			}
 			return written + len(p), nil
 		}
-		k := copy(c.wbuf[maxHeader+w.n:], p)
+		k := copy(c.out.buf[maxHeader+w.n:], p)
 		w.n += k
 		written += k
 		p = p[k:]
@@ -147,36 +137,31 @@ func (w *msgWriter) Write(p []byte) (int, error) {
 // with compression, their compressed form, RSV1 set on the first.
 func (w *msgWriter) flushFrame(fin bool, bufs [][]byte, n int) error {
 	c := w.c
-	stop := c.armWrite(w.ctx)
 	var err error
-	switch {
-	case c.pmd != nil:
+	if c.out.zw != nil {
 		if bufs == nil {
-			staged := [1][]byte{c.wbuf[maxHeader : maxHeader+n]}
+			staged := [1][]byte{c.out.buf[maxHeader : maxHeader+n]}
 			bufs = staged[:]
 		}
-		out := c.pmd.compress(bufs, fin)
 		var rsv byte
 		if w.op != opCont {
 			rsv = bitRsv1
 		}
-		zb := [1][]byte{out}
-		err = c.writeFrame(w.ctx, fin, rsv, w.op, zb[:], len(out))
-	case bufs == nil:
-		err = c.writeStaged(w.ctx, fin, 0, w.op, n)
-	default:
+		err = c.writeCompressed(w.ctx, fin, rsv, w.op, bufs)
+	} else {
 		err = c.writeFrame(w.ctx, fin, 0, w.op, bufs, n)
 	}
-	c.disarmWrite(stop)
 	w.op = opCont
 	w.n = 0
 	if err != nil {
 		// A message cut in the middle cannot be resumed.
-		c.wmu.Lock()
-		if c.werr == nil {
-			c.werr = errCutMessage
+		stop, lerr := c.lockWrite(context.Background())
+		if lerr == nil {
+			if c.out.err == nil {
+				c.out.err = errCutMessage
+			}
+			c.unlockWrite(stop)
 		}
-		c.wmu.Unlock()
 		return withOp("write", err)
 	}
 	return nil

@@ -3,9 +3,7 @@ package ws
 import (
 	"net"
 	"strconv"
-	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // Flags select the type of a connection or of a message, and options of
@@ -144,50 +142,78 @@ type Conn struct {
 	client bool
 	typ    Flags // Text or Binary: the type of MSend and MRecv
 	pooled bool  // buffers come from pools, not from Storage
-	maxMsg int64
-	pmd    *deflateState // permessage-deflate, nil unless agreed
 
 	closed   atomic.Bool // Close or Detach happened
 	ka       *keepalive  // nil unless Config.PingInterval
 	kaFailed atomic.Bool // the keepalive declared the peer gone
 	meta     connMeta
-	cancels  cancelState
 
-	// Receive side: owned by the goroutine that holds recvBusy.
-	recvBusy  atomic.Bool
-	rbuf      []byte
-	rarr      *[readBufSize]byte // rbuf when it came from the pool
-	small     [smallRead]byte    // what an idle receive waits on (pooled)
-	r, w      int                // unread bytes are rbuf[r:w]
-	rerr      error              // sticky failure of the receive side
-	rdl       time.Time
-	msgOp     byte   // opText or opBinary while a message is open
-	msgZ      bool   // the open message is compressed (RSV1)
-	msgN      int64  // bytes of the open message delivered to the caller
-	rlimit    int64  // largest message the current receive can take or discard
-	msgUTF8   uint32 // validator state of the open text message
+	in  recvHalf
+	out sendHalf
+}
+
+// recvHalf is the receive direction: everything in it is owned by the
+// goroutine that holds busy, except peer (read by Status) and the
+// deadline's cancellation state.
+type recvHalf struct {
+	busy   atomic.Bool
+	err    error // sticky failure of the receive side
+	dl     halfDeadline
+	buf    []byte
+	arr    *[readBufSize]byte // buf when it came from the pool
+	small  [smallRead]byte    // what an idle receive waits on (pooled)
+	r, w   int                // unread bytes are buf[r:w]
+	maxMsg int64              // Config.MaxMessageSize
+	limit  int64              // largest message the current receive can take or discard
+	msg    msgState
+	frame  frameState
+	peer   peerClose
+	zr     *inflater // permessage-deflate, nil unless agreed
+	src    payloadReader
+}
+
+// msgState is the open message, if any.
+type msgState struct {
+	op        byte   // opText or opBinary while a message is open
+	z         bool   // the open message is compressed (RSV1)
+	n         int64  // bytes of the open message delivered to the caller
+	utf8      uint32 // validator state of the open text message
 	streaming bool   // the open message is read through a Reader
-	streamGen uint64 // identifies the Reader of the open message
-	fleft     uint64 // payload bytes left in the current data frame
-	ffin      bool
-	fmasked   bool
-	fkey      uint32
-	fpos      int
-	peer      peerClose
+	gen       uint64 // identifies the Reader of the open message
+}
 
-	// Send side: the goroutine that holds sendBusy owns wbuf; wmu
-	// serialises whole frames on the wire (sends, pongs, closes).
-	sendBusy atomic.Bool
-	wbuf     []byte
-	warr     *[writeBufSize]byte // wbuf when it came from the pool
-	wmu      sync.Mutex
-	werr     error             // sticky failure of the send side (wmu)
-	done     bool              // our close frame was sent (wmu)
-	wdl      time.Time         // write deadline set on u (wmu)
-	cbuf     [maxCtlFrame]byte // control frames (wmu)
-	hbuf     [maxHeader]byte   // headers of writev frames (wmu)
-	vec      [][]byte
-	nb       net.Buffers
+// frameState is the data frame whose payload is being read.
+type frameState struct {
+	left   uint64 // payload bytes left
+	fin    bool
+	masked bool
+	key    uint32
+	pos    int
+}
+
+// sendHalf is the send direction. The goroutine that holds busy owns buf
+// and the compressor; lock serialises whole frames on the wire (data
+// frames, pongs, pings, closes) and guards the fields marked (lock).
+type sendHalf struct {
+	busy atomic.Bool
+	buf  []byte
+	arr  *[writeBufSize]byte // buf when it came from the pool
+	zw   *deflater           // permessage-deflate, nil unless agreed
+
+	lock      frameLock
+	err       error             // sticky failure of the send side (lock)
+	done      bool              // our close frame was sent (lock)
+	closeSent atomic.Bool       // done, readable without the lock
+	dl        halfDeadline      // write deadline set on u (lock)
+	cbuf      [maxCtlFrame]byte // control frames (lock)
+	hbuf      [maxHeader]byte   // headers of writev frames (lock)
+	vec       [][]byte
+	nb        net.Buffers
+
+	// Control frames waiting for the frame lock: set by a receive or the
+	// keepalive that found it held, written by the holder before it lets
+	// go (flushPending).
+	pending pendingControl
 }
 
 // connMeta is what the handshake learned.

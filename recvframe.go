@@ -1,0 +1,218 @@
+package ws
+
+import (
+	"io"
+	"time"
+)
+
+// The frame layer of the receive half: the read buffer, frame headers,
+// control frames and raw payload. End of message and end of stream are
+// different signals here: errEndOfMessage is returned after the last
+// payload byte of a message's last frame, and an end of the bytestream is
+// always io.ErrUnexpectedEOF (readErr), wherever it falls.
+
+// readErr is the error of a read of u that returned no byte.
+func readErr(err error) error {
+	switch err {
+	case nil:
+		return io.ErrNoProgress
+	case io.EOF:
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// readRaw reads up to len(dst) bytes of the open message's payload as
+// sent, unmasked, into dst. With the read buffer empty and much left to
+// read, it reads straight into dst.
+func (c *Conn) readRaw(dst []byte) (int, error) {
+	if err := c.frameReady(); err != nil {
+		return 0, err
+	}
+	in := &c.in
+	want := len(dst)
+	if uint64(want) > in.frame.left {
+		want = int(in.frame.left)
+	}
+	var k int
+	if in.r == in.w && want >= readBufSize/2 {
+		var err error
+		if k, err = c.u.Read(dst[:want]); k == 0 {
+			return 0, readErr(err)
+		}
+	} else {
+		if in.r == in.w {
+			if err := c.fill(); err != nil {
+				return 0, err
+			}
+		}
+		k = copy(dst[:want], in.buf[in.r:in.w])
+		in.r += k
+	}
+	f := &in.frame
+	f.left -= uint64(k)
+	if f.masked {
+		f.pos = mask(dst[:k], f.key, f.pos)
+	}
+	return k, nil
+}
+
+// skipRaw consumes up to max bytes of the open message's payload as sent
+// from the read buffer and returns them, unmasked, in place.
+func (c *Conn) skipRaw(max int) ([]byte, error) {
+	if err := c.frameReady(); err != nil {
+		return nil, err
+	}
+	in := &c.in
+	if in.r == in.w {
+		if err := c.fill(); err != nil {
+			return nil, err
+		}
+	}
+	f := &in.frame
+	k := min(max, in.w-in.r)
+	if uint64(k) > f.left {
+		k = int(f.left)
+	}
+	b := in.buf[in.r : in.r+k]
+	in.r += k
+	f.left -= uint64(k)
+	if f.masked {
+		f.pos = mask(b, f.key, f.pos)
+	}
+	return b, nil
+}
+
+// frameReady makes sure payload of the open message is due: it reads the
+// headers of continuation frames (and any control frames between them)
+// and returns errEndOfMessage after the message's last frame.
+func (c *Conn) frameReady() error {
+	for c.in.frame.left == 0 {
+		if c.in.frame.fin {
+			return errEndOfMessage
+		}
+		if err := c.nextFrame(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// payloadReader is the open compressed message's payload as an
+// io.Reader for the inflater: io.EOF after the message's last frame.
+type payloadReader struct{ c *Conn }
+
+func (p *payloadReader) Read(b []byte) (int, error) {
+	n, err := p.c.readRaw(b)
+	if err == errEndOfMessage {
+		err = io.EOF
+	}
+	return n, err
+}
+
+// fill reads more bytes from u into the read buffer. With no read buffer
+// (a pooled connection between operations) it waits on the small buffer
+// and takes a read buffer once bytes arrived.
+func (c *Conn) fill() error {
+	in := &c.in
+	if in.buf == nil {
+		n, err := c.u.Read(in.small[:])
+		if n == 0 {
+			return readErr(err)
+		}
+		c.takeReadBuf()
+		in.r, in.w = 0, copy(in.buf, in.small[:n])
+		return nil
+	}
+	if in.r == in.w {
+		in.r, in.w = 0, 0
+	} else if in.w == len(in.buf) {
+		in.w = copy(in.buf, in.buf[in.r:in.w])
+		in.r = 0
+	}
+	n, err := c.u.Read(in.buf[in.w:])
+	in.w += n
+	if n > 0 {
+		return nil
+	}
+	return readErr(err)
+}
+
+// nextFrame reads the next frame header. Control frames are read whole
+// (they are never consumed in part, so a timeout leaves them buffered)
+// and handled; for a data frame it sets up the payload state and, if the
+// frame starts a message, opens it.
+func (c *Conn) nextFrame() error {
+	in := &c.in
+	for {
+		h, hn, err := parseHeader(in.buf[in.r:in.w])
+		if err == errShort {
+			if err := c.fill(); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if c.ka != nil {
+			c.ka.seen.Store(time.Now().UnixNano())
+		}
+		if werr := checkHeader(&h, !c.client, in.msg.op != 0, in.zr != nil); werr != nil {
+			return werr
+		}
+		if h.control() {
+			total := hn + int(h.length)
+			for in.w-in.r < total {
+				if err := c.fill(); err != nil {
+					return err
+				}
+			}
+			p := in.buf[in.r+hn : in.r+total]
+			if h.masked {
+				mask(p, h.key, 0)
+			}
+			in.r += total
+			if err := c.control(h.op, p); err != nil {
+				return err
+			}
+			continue
+		}
+		in.r += hn
+		in.frame = frameState{left: h.length, fin: h.fin, masked: h.masked, key: h.key}
+		if h.op != opCont {
+			in.msg.op = h.op
+			in.msg.z = h.rsv&bitRsv1 != 0
+			in.msg.n = 0
+			in.msg.utf8 = 0
+		}
+		if h.length > uint64(in.limit-in.msg.n) {
+			// Never wait for a payload that could not be taken anyway.
+			return errTooBig
+		}
+		return nil
+	}
+}
+
+// control handles a control frame with payload p.
+func (c *Conn) control(op byte, p []byte) error {
+	switch op {
+	case opPing:
+		// Answered unless our close was sent (RFC 6455 §5.5.2), without
+		// waiting for a send that holds the wire.
+		if !c.out.closeSent.Load() {
+			c.queuePong(p)
+		}
+	case opClose:
+		code, reason, werr := parseClose(p)
+		if werr != nil {
+			return werr
+		}
+		peer := &c.in.peer
+		peer.code = code
+		peer.reason = string(reason)
+		peer.closed.Store(true)
+		return CloseError{code, peer.reason}
+	}
+	return nil
+}

@@ -1,0 +1,243 @@
+package ws
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// frameLock serialises whole frames on the wire. Unlike a sync.Mutex, a
+// waiter gives up when its ctx ends or the connection is closed, so that
+// a send never waits without a bound behind a write it cannot see (a pong,
+// a ping, a close). The uncontended path allocates nothing; a waiter
+// allocates the channel it waits on.
+type frameLock struct {
+	mu     sync.Mutex
+	held   bool
+	closed bool
+	wake   chan struct{} // closed at the next release, made by a waiter
+}
+
+// tryLock takes the lock if it is free.
+func (l *frameLock) tryLock() bool {
+	l.mu.Lock()
+	ok := !l.held && !l.closed
+	if ok {
+		l.held = true
+	}
+	l.mu.Unlock()
+	return ok
+}
+
+// lock takes the lock, waiting until it is free, ctx ends (ErrTimedOut or
+// ErrCanceled) or the connection is closed (net.ErrClosed).
+func (l *frameLock) lock(ctx context.Context) error {
+	for {
+		l.mu.Lock()
+		if l.closed {
+			l.mu.Unlock()
+			return net.ErrClosed
+		}
+		if !l.held {
+			l.held = true
+			l.mu.Unlock()
+			return nil
+		}
+		if l.wake == nil {
+			l.wake = make(chan struct{})
+		}
+		wake := l.wake
+		l.mu.Unlock()
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return ctxKind(ctx, ctx.Err())
+		}
+	}
+}
+
+func (l *frameLock) unlock() {
+	l.mu.Lock()
+	l.held = false
+	if l.wake != nil {
+		close(l.wake)
+		l.wake = nil
+	}
+	l.mu.Unlock()
+}
+
+// close wakes every waiter with net.ErrClosed; the holder keeps the lock
+// until it lets go.
+func (l *frameLock) close() {
+	l.mu.Lock()
+	l.closed = true
+	if l.wake != nil {
+		close(l.wake)
+		l.wake = nil
+	}
+	l.mu.Unlock()
+}
+
+// pendingControl holds the control frames that found the frame lock
+// taken: the answer to the latest ping (RFC 6455 §5.5.3 allows answering
+// only the most recent one), a keepalive ping, and the close frame of a
+// failed connection. Whoever holds the lock writes them before letting go.
+type pendingControl struct {
+	any   atomic.Bool // something is pending; read without mu
+	mu    sync.Mutex
+	pong  bool
+	ping  bool
+	close bool
+	code  StatusCode
+	n     int
+	p     [maxControl]byte // the pong's payload
+}
+
+// controlTimeout bounds the write of a pending control frame: a peer that
+// has not read a few bytes for this long loses the frame (a pong, a
+// ping) or the close of a failed connection is abandoned.
+const controlTimeout = time.Second
+
+// queuePong records the answer to a ping and writes it now if the frame
+// lock is free. It never waits for the lock.
+func (c *Conn) queuePong(p []byte) {
+	q := &c.out.pending
+	q.mu.Lock()
+	q.pong, q.n = true, copy(q.p[:], p)
+	q.mu.Unlock()
+	q.any.Store(true)
+	c.flushIfFree()
+}
+
+// queuePing asks for a keepalive ping. It never waits for the lock.
+func (c *Conn) queuePing() {
+	q := &c.out.pending
+	q.mu.Lock()
+	q.ping = true
+	q.mu.Unlock()
+	q.any.Store(true)
+	c.flushIfFree()
+}
+
+// queueClose asks for the close frame of a failed connection. It never
+// waits for the lock.
+func (c *Conn) queueClose(code StatusCode) {
+	q := &c.out.pending
+	q.mu.Lock()
+	if !q.close {
+		q.close, q.code = true, code
+	}
+	q.mu.Unlock()
+	q.any.Store(true)
+	c.flushIfFree()
+}
+
+// flushIfFree writes the pending control frames if the frame lock is
+// free; otherwise its holder will.
+func (c *Conn) flushIfFree() {
+	if c.out.lock.tryLock() {
+		c.unlockWrite(nil)
+	}
+}
+
+// flushPending writes the pending control frames. Caller holds the frame
+// lock. A frame that cannot be written within controlTimeout without a
+// byte going out is dropped; a partial write breaks the send side.
+func (c *Conn) flushPending() {
+	q := &c.out.pending
+	q.mu.Lock()
+	pong, ping, cl, code := q.pong, q.ping, q.close, q.code
+	var p [maxControl]byte
+	n := copy(p[:], q.p[:q.n])
+	q.pong, q.ping, q.close = false, false, false
+	q.any.Store(false)
+	q.mu.Unlock()
+	if c.out.err != nil || c.out.done || c.kaFailed.Load() {
+		return
+	}
+	c.setWriteDeadline(time.Now().Add(controlTimeout))
+	if pong {
+		c.writeControl(opPong, p[:n])
+	}
+	if ping {
+		c.writeControl(opPing, nil)
+	}
+	if cl {
+		k := putClose(p[:], code, "")
+		c.writeControl(opClose, p[:k])
+		c.out.done = true
+		c.out.closeSent.Store(true)
+	}
+}
+
+// lockWrite takes the frame lock for an operation bounded by ctx and
+// applies ctx to the write side until unlockWrite. Pending control frames
+// go out first. Errors: ErrTimedOut or ErrCanceled (nothing written) and
+// net.ErrClosed.
+func (c *Conn) lockWrite(ctx context.Context) (func() bool, error) {
+	if err := c.out.lock.lock(ctx); err != nil {
+		return nil, &opError{kind: err}
+	}
+	if c.out.pending.any.Load() {
+		c.flushPending()
+	}
+	if ctx.Done() == nil { // never ends: only clear an earlier deadline
+		if !c.out.dl.at.IsZero() || c.out.dl.dirty.Load() {
+			c.setWriteDeadline(time.Time{})
+		}
+		return nil, nil
+	}
+	if err := ctx.Err(); err != nil {
+		c.unlockWrite(nil)
+		return nil, &opError{kind: ctxKind(ctx, err)}
+	}
+	dl, _ := ctx.Deadline()
+	c.setWriteDeadline(dl)
+	return c.out.dl.arm(ctx, c.u.SetWriteDeadline), nil
+}
+
+// unlockWrite ends what lockWrite began: the ctx no longer applies, the
+// pending control frames are written, the lock is let go. A control frame
+// queued while the lock was being let go is written by this goroutine if
+// no one else took the lock.
+func (c *Conn) unlockWrite(stop func() bool) {
+	c.out.dl.disarm(stop)
+	for {
+		if c.out.pending.any.Load() {
+			c.flushPending()
+		}
+		c.out.lock.unlock()
+		if !c.out.pending.any.Load() || !c.out.lock.tryLock() {
+			return
+		}
+	}
+}
+
+// writeControl writes a control frame with payload p (≤ 125 bytes) with
+// the write deadline already set. Caller holds the frame lock. A failure
+// after a byte went out breaks the send side; a timeout before the first
+// byte loses only this frame.
+func (c *Conn) writeControl(op byte, p []byte) error {
+	if c.out.err != nil {
+		return c.out.err
+	}
+	var key uint32
+	if c.client {
+		key = newMaskKey()
+	}
+	b := &c.out.cbuf
+	hl := putHeader(b[:], true, 0, op, len(p), c.client, key)
+	n := copy(b[hl:], p)
+	if c.client {
+		mask(b[hl:hl+n], key, 0)
+	}
+	m, err := c.u.Write(b[:hl+n])
+	if err != nil && (m > 0 || !errors.Is(err, os.ErrDeadlineExceeded)) {
+		c.out.err = err
+	}
+	return err
+}
