@@ -155,13 +155,15 @@ func (c *Conn) Status() (StatusCode, string, error) {
 // progress in other goroutines fail with net.ErrClosed. After Detach it
 // does nothing and returns net.ErrClosed, as does a second Close.
 //
-// If a close frame was sent (by Done, or to fail the connection after a
-// protocol violation) and the peer's close has not arrived, the
-// underlying connection is closed only after a lingering read: its write
-// side is shut (TCP FIN, or TLS close_notify), and what the peer still
-// sends is read and dropped for up to a second in the background, so that
-// unread input does not make the kernel reset the connection and destroy
-// the close frame in flight.
+// If a close frame was sent or is due (by Done, or to fail the connection
+// after a protocol violation) and the peer's close has not arrived, the
+// underlying connection is closed only after a lingering read, in the
+// background: a frame being written gets up to a second to finish, so
+// that the close frame can follow it; then the write side is shut (TCP
+// FIN, or TLS close_notify) and what the peer still sends is read and
+// dropped until it closes or the second is over. Unread input thus never
+// makes the kernel reset the connection and destroy the close frame in
+// flight.
 func (c *Conn) Close() error {
 	if c.closed.Load() {
 		return newError("close", net.ErrClosed, nil)
@@ -184,16 +186,19 @@ func (c *Conn) close(inDetach bool) error {
 	if !ok || !(c.out.closeSent.Load() || c.out.pending.any.Load()) || c.in.peer.closed.Load() {
 		return c.u.Close()
 	}
-	// Wake the calls in progress, then linger once they left.
-	c.u.SetDeadline(aLongTimeAgo)
-	go c.linger(cw, inDetach)
+	end := time.Now().Add(lingerTimeout)
+	c.u.SetReadDeadline(aLongTimeAgo) // wake a receive
+	c.u.SetWriteDeadline(end)         // bound a write in flight
+	go c.linger(cw, inDetach, end)
 	return nil
 }
 
-func (c *Conn) linger(cw interface{ CloseWrite() error }, inDetach bool) {
+// linger waits for the calls in progress to leave (a send lets go of the
+// frame lock after writing the pending close), shuts the write side and
+// drains the input until the peer closes or end.
+func (c *Conn) linger(cw interface{ CloseWrite() error }, inDetach bool, end time.Time) {
 	defer c.u.Close()
-	end := time.Now().Add(lingerTimeout)
-	for !inDetach && (c.in.busy.Load() || c.out.busy.Load()) {
+	for !inDetach && (c.in.busy.Load() || c.out.busy.Load() || !c.out.lock.idle()) {
 		if time.Now().After(end) {
 			return
 		}

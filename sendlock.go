@@ -70,6 +70,13 @@ func (l *frameLock) unlock() {
 	l.mu.Unlock()
 }
 
+// idle reports whether no one holds the lock.
+func (l *frameLock) idle() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return !l.held
+}
+
 // close wakes every waiter with net.ErrClosed; the holder keeps the lock
 // until it lets go.
 func (l *frameLock) close() {
