@@ -321,11 +321,7 @@ func stuckSend(t *testing.T, cfg *Config) (*Conn, net.Conn, chan error) {
 	}
 	sent := make(chan error, 1)
 	go func() { sent <- c.Send(context.Background(), Binary, make([]byte, 16<<20)) }()
-	for !func() bool { // wait until the send holds the wire
-		c.out.lock.mu.Lock()
-		defer c.out.lock.mu.Unlock()
-		return c.out.lock.held
-	}() {
+	for c.out.lock.idle() { // wait until the send holds the wire
 		time.Sleep(time.Millisecond)
 	}
 	time.Sleep(50 * time.Millisecond) // well into the blocked write

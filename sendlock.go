@@ -13,39 +13,40 @@ import (
 // frameLock serialises whole frames on the wire. Unlike a sync.Mutex, a
 // waiter gives up when its ctx ends or the connection is closed, so that
 // a send never waits without a bound behind a write it cannot see (a pong,
-// a ping, a close). The uncontended path allocates nothing; a waiter
-// allocates the channel it waits on.
+// a ping, a close). Taking and releasing a free lock is one atomic
+// compare-and-swap each; a waiter allocates the channel it waits on.
 type frameLock struct {
-	mu     sync.Mutex
-	held   bool
-	closed bool
+	state  atomic.Int32 // lockFree, lockHeld or lockWaited
+	closed atomic.Bool
+	mu     sync.Mutex    // guards wake
 	wake   chan struct{} // closed at the next release, made by a waiter
 }
 
+const (
+	lockFree   = 0
+	lockHeld   = 1
+	lockWaited = 2 // held, and someone waits on wake
+)
+
 // tryLock takes the lock if it is free.
 func (l *frameLock) tryLock() bool {
-	l.mu.Lock()
-	ok := !l.held && !l.closed
-	if ok {
-		l.held = true
-	}
-	l.mu.Unlock()
-	return ok
+	return !l.closed.Load() && l.state.CompareAndSwap(lockFree, lockHeld)
 }
 
 // lock takes the lock, waiting until it is free, ctx ends (ErrTimedOut or
 // ErrCanceled) or the connection is closed (net.ErrClosed).
 func (l *frameLock) lock(ctx context.Context) error {
 	for {
-		l.mu.Lock()
-		if l.closed {
-			l.mu.Unlock()
+		if l.closed.Load() {
 			return net.ErrClosed
 		}
-		if !l.held {
-			l.held = true
-			l.mu.Unlock()
+		if l.state.CompareAndSwap(lockFree, lockHeld) {
 			return nil
+		}
+		l.mu.Lock()
+		if !l.state.CompareAndSwap(lockHeld, lockWaited) && l.state.Load() != lockWaited {
+			l.mu.Unlock() // released meanwhile
+			continue
 		}
 		if l.wake == nil {
 			l.wake = make(chan struct{})
@@ -61,31 +62,32 @@ func (l *frameLock) lock(ctx context.Context) error {
 }
 
 func (l *frameLock) unlock() {
+	if l.state.CompareAndSwap(lockHeld, lockFree) {
+		return
+	}
 	l.mu.Lock()
-	l.held = false
+	l.state.Store(lockFree)
+	l.wakeAll()
+	l.mu.Unlock()
+}
+
+// wakeAll wakes the waiters. Caller holds mu.
+func (l *frameLock) wakeAll() {
 	if l.wake != nil {
 		close(l.wake)
 		l.wake = nil
 	}
-	l.mu.Unlock()
 }
 
 // idle reports whether no one holds the lock.
-func (l *frameLock) idle() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return !l.held
-}
+func (l *frameLock) idle() bool { return l.state.Load() == lockFree }
 
 // close wakes every waiter with net.ErrClosed; the holder keeps the lock
 // until it lets go.
 func (l *frameLock) close() {
+	l.closed.Store(true)
 	l.mu.Lock()
-	l.closed = true
-	if l.wake != nil {
-		close(l.wake)
-		l.wake = nil
-	}
+	l.wakeAll()
 	l.mu.Unlock()
 }
 
