@@ -167,9 +167,11 @@ func (z *inflater) read(src io.Reader, dst []byte) (int, error) {
 		z.keepWindow(dst[:n])
 	}
 	switch {
-	case err == nil:
 	case z.src.err != nil:
-		err = z.src.err // the bytestream failed or timed out
+		// The bytestream failed or timed out. flate then flushes what it
+		// decoded of a cut block, even with a nil error: not data.
+		err = z.src.err
+	case err == nil:
 	case err == io.EOF:
 		readerPool.Put(z.fr)
 		z.fr = nil

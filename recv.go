@@ -346,6 +346,11 @@ func (c *Conn) skipPayload(max int) (int, error) {
 func (c *Conn) inflate(dst []byte) (int, error) {
 	in := &c.in
 	n, err := in.zr.read(&in.src, dst)
+	if err != nil && err != errDeflateEnd && err != errBadDeflate {
+		// The bytestream failed or timed out: that is the outcome,
+		// whatever the bytes decoded from a cut block look like.
+		return n, err
+	}
 	if n > 0 {
 		if derr := c.deliver(dst[:n]); derr != nil {
 			return n, derr
