@@ -39,13 +39,29 @@
 // Detach completes the closing handshake and returns the bytestream,
 // still open; Close closes everything at once without a handshake.
 //
+// # Message integrity
+//
+// A receive returns a whole message exactly as it was sent, or an error:
+// never a shortened message, never bytes that were not sent. A connection
+// that ends (FIN, RST, a TLS close at a record boundary) inside a frame or
+// a message is ErrConnReset on every receive layer, the Reader included,
+// whose Read then fails instead of returning io.EOF; the messages wholly
+// received before the cut are delivered first. A compressed frame ends
+// where its payload length says, whatever its DEFLATE data says. A send
+// that fails leaves the connection usable only if the peer will decode
+// the next message exactly: a compressed message that entered the
+// compressor's window (context takeover) but did not reach the peer
+// breaks the send side.
+//
 // # Concurrency
 //
 // One goroutine may receive while another sends. A second concurrent call
 // on the same direction fails at once with ErrBusy; nothing is corrupted.
-// Pings are answered by the receiving goroutine; its pong goes out between
-// frames of a concurrent send. Close, Status, Resource, Host and
-// Subprotocol are safe from any goroutine.
+// Pings are answered by the receiving goroutine without waiting for the
+// wire: its pong goes out between frames of a concurrent send, written by
+// whichever goroutine holds the wire. A send waits for a control frame
+// being written only until its ctx ends. Close, Status, Resource, Host
+// and Subprotocol are safe from any goroutine.
 //
 // # Deadlines and cancellation
 //

@@ -7,8 +7,10 @@ import (
 
 // Reader waits for the next message and returns its type and a reader of
 // its payload, for messages too large to hold at once. The reader returns
-// io.EOF at the end of the message; ctx applies to Reader and to every Read
-// of the returned reader. Reading past Config.MaxMessageSize fails the
+// io.EOF only after the message's last byte: a connection that ends inside
+// the message makes Read fail with ErrConnReset, so a message read to
+// io.EOF is the whole message as sent. ctx applies to Reader and to every
+// Read of the returned reader. Reading past Config.MaxMessageSize fails the
 // connection with close 1009 (ErrMsgSize). A message left unfinished is
 // discarded by the next Reader or Recv call; its reader then fails.
 //
