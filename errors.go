@@ -82,6 +82,8 @@ func (e *opError) Unwrap() []error {
 // as net.Error does.
 func (e *opError) Timeout() bool { return e.kind == ErrTimedOut }
 
+// newError is how every error of the package except CloseError is built:
+// op may be "" below the API layer, where withOp fills it in.
 func newError(op string, kind, cause error) error {
 	return &opError{op: op, kind: kind, cause: cause}
 }

@@ -227,11 +227,11 @@ func (c *Conn) writable() error {
 		if c.out.err == nil {
 			c.out.err = errKeepalive
 		}
-		return &opError{kind: ErrConnReset, cause: c.out.err}
+		return newError("", ErrConnReset, c.out.err)
 	case c.out.err != nil:
-		return &opError{kind: ErrConnReset, cause: c.out.err}
+		return newError("", ErrConnReset, c.out.err)
 	case c.out.done:
-		return &opError{kind: ErrPipe}
+		return newError("", ErrPipe, nil)
 	}
 	return nil
 }
@@ -248,7 +248,7 @@ func (c *Conn) sendResult(ctx context.Context, written int64, err error) error {
 		kind, cause = ErrConnReset, errKeepalive
 	}
 	if (kind == ErrTimedOut || kind == ErrCanceled) && written == 0 {
-		return &opError{kind: kind}
+		return newError("", kind, nil)
 	}
 	if c.out.err == nil {
 		if cause == nil {
@@ -256,5 +256,5 @@ func (c *Conn) sendResult(ctx context.Context, written int64, err error) error {
 		}
 		c.out.err = cause
 	}
-	return &opError{kind: kind, cause: cause}
+	return newError("", kind, cause)
 }

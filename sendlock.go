@@ -189,7 +189,7 @@ func (c *Conn) flushPending() {
 // net.ErrClosed.
 func (c *Conn) lockWrite(ctx context.Context) (func() bool, error) {
 	if err := c.out.lock.lock(ctx); err != nil {
-		return nil, &opError{kind: err}
+		return nil, newError("", err, nil)
 	}
 	if c.out.pending.any.Load() {
 		c.flushPending()
@@ -202,7 +202,7 @@ func (c *Conn) lockWrite(ctx context.Context) (func() bool, error) {
 	}
 	if err := ctx.Err(); err != nil {
 		c.unlockWrite(nil)
-		return nil, &opError{kind: ctxKind(ctx, err)}
+		return nil, newError("", ctxKind(ctx, err), nil)
 	}
 	dl, _ := ctx.Deadline()
 	c.setWriteDeadline(dl)
