@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -392,10 +393,18 @@ func check(o outcome, r received) string {
 // Reader, each on a fresh connection) and to the suite's decoder. The
 // receiver must deliver exactly the oracle's messages, then fail as the
 // oracle does.
+//
+// For hunting other defects while the known ones stand, ORACLE_SEEDS=valid
+// keeps only the valid sessions as seeds and ORACLE_IGNORE_CUT=1 ignores
+// mismatches on inputs the oracle ends with ErrConnReset.
 func FuzzRecvOracle(f *testing.F) {
 	for _, s := range seeds() {
+		if os.Getenv("ORACLE_SEEDS") == "valid" && s.name != "plain" && s.name != "deflate" {
+			continue
+		}
 		f.Add(s.data, s.fromClient, s.compressed)
 	}
+	ignoreCut := os.Getenv("ORACLE_IGNORE_CUT") != ""
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		f.Fatal(err)
@@ -409,7 +418,7 @@ func FuzzRecvOracle(f *testing.F) {
 				layer = "Reader"
 			}
 			r := deliver(t, ln, data, fromClient, compressed, reader)
-			if what := check(o, r); what != "" {
+			if what := check(o, r); what != "" && !(ignoreCut && o.reset) {
 				t.Errorf("%s (fromClient %v, compressed %v, %d bytes): %s", layer, fromClient, compressed, len(data), what)
 			}
 		}
