@@ -80,7 +80,13 @@ func (d *halfDeadline) arm(ctx context.Context, set func(time.Time) error) func(
 // disarm ends the operation arm started: a callback that has not run
 // never will, and one that is running or late does nothing.
 func (d *halfDeadline) disarm(stop func() bool) {
-	if stop != nil && !stop() {
+	if stop != nil {
+		d.disarmSlow(stop)
+	}
+}
+
+func (d *halfDeadline) disarmSlow(stop func() bool) {
+	if !stop() {
 		d.mu.Lock()
 		d.gen++
 		d.mu.Unlock()

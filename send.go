@@ -106,8 +106,20 @@ func (c *Conn) writeFrame(ctx context.Context, fin bool, rsv, op byte, bufs [][]
 		return err
 	}
 	if err = c.writable(); err == nil {
-		written, werr := c.writeLocked(fin, rsv, op, bufs, n)
-		err = c.sendResult(ctx, written, werr)
+		var written int64
+		var werr error
+		if buf := c.out.buf; n <= len(buf)-maxHeader {
+			off := maxHeader
+			for _, b := range bufs {
+				off += copy(buf[off:], b)
+			}
+			written, werr = c.writeStaged(fin, rsv, op, n)
+		} else {
+			written, werr = c.writeLocked(fin, rsv, op, bufs, n)
+		}
+		if werr != nil {
+			err = c.sendResult(ctx, written, werr)
+		}
 	}
 	c.unlockWrite(stop)
 	return err
@@ -222,6 +234,13 @@ func (c *Conn) writeStaged(fin bool, rsv, op byte, n int) (int64, error) {
 
 // writable checks, under the frame lock, that a data frame may be written.
 func (c *Conn) writable() error {
+	if c.out.err == nil && !c.out.done && !c.kaFailed.Load() {
+		return nil
+	}
+	return c.notWritable()
+}
+
+func (c *Conn) notWritable() error {
 	switch {
 	case c.kaFailed.Load():
 		if c.out.err == nil {
@@ -230,10 +249,8 @@ func (c *Conn) writable() error {
 		return newError("", ErrConnReset, c.out.err)
 	case c.out.err != nil:
 		return newError("", ErrConnReset, c.out.err)
-	case c.out.done:
-		return newError("", ErrPipe, nil)
 	}
-	return nil
+	return newError("", ErrPipe, nil)
 }
 
 // sendResult turns the outcome of a frame write into an error, under the

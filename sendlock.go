@@ -36,6 +36,17 @@ func (l *frameLock) tryLock() bool {
 // lock takes the lock, waiting until it is free, ctx ends (ErrTimedOut or
 // ErrCanceled) or the connection is closed (net.ErrClosed).
 func (l *frameLock) lock(ctx context.Context) error {
+	if l.state.CompareAndSwap(lockFree, lockHeld) {
+		if !l.closed.Load() {
+			return nil
+		}
+		l.unlock()
+		return net.ErrClosed
+	}
+	return l.lockSlow(ctx)
+}
+
+func (l *frameLock) lockSlow(ctx context.Context) error {
 	for {
 		if l.closed.Load() {
 			return net.ErrClosed
@@ -62,9 +73,12 @@ func (l *frameLock) lock(ctx context.Context) error {
 }
 
 func (l *frameLock) unlock() {
-	if l.state.CompareAndSwap(lockHeld, lockFree) {
-		return
+	if !l.state.CompareAndSwap(lockHeld, lockFree) {
+		l.unlockSlow()
 	}
+}
+
+func (l *frameLock) unlockSlow() {
 	l.mu.Lock()
 	l.state.Store(lockFree)
 	l.wakeAll()
@@ -215,14 +229,21 @@ func (c *Conn) lockWrite(ctx context.Context) (func() bool, error) {
 // no one else took the lock.
 func (c *Conn) unlockWrite(stop func() bool) {
 	c.out.dl.disarm(stop)
-	for {
-		if c.out.pending.any.Load() {
-			c.flushPending()
-		}
+	q := &c.out.pending
+	if !q.any.Load() {
 		c.out.lock.unlock()
-		if !c.out.pending.any.Load() || !c.out.lock.tryLock() {
+		if !q.any.Load() {
 			return
 		}
+	} else {
+		c.flushPending()
+		c.out.lock.unlock()
+	}
+	// A control frame was queued while the lock was being let go: write
+	// it, unless someone else took the lock (then they will).
+	for q.any.Load() && c.out.lock.tryLock() {
+		c.flushPending()
+		c.out.lock.unlock()
 	}
 }
 
