@@ -178,10 +178,10 @@ func (o *outcome) lenient(d *suite.FrameDecoder, rest []byte, fromClient, compre
 	op, rsv, pending := d.Pending()
 	// the frame the input ended in (or that failed)
 	h, n, err := suite.ParseHeader(rest)
-	if err != nil && len(rest) > 0 && len(rest) < 14 {
-		if earlyHeaderViolation(rest, op, fromClient, compressed) {
-			o.proto = true
-		}
+	if len(rest) > 0 && earlyHeaderViolation(rest, op, fromClient, compressed) {
+		// visible in the header, whole or not (a reserved control
+		// opcode, say): a receiver may fail before the payload arrives
+		o.proto = true
 	}
 	msgText, msgRsv := op == suite.OpText, rsv
 	part := append([]byte(nil), pending...)
