@@ -254,6 +254,11 @@ func readDynamic(br *bitReader) (*huffman, *huffman, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if int(lencode.count[0]) == len(cl) {
+		// At least 258 lengths must be decoded with this code: with no
+		// codes the block is corrupt, whatever follows (as zlib decides).
+		return nil, nil, errors.New("code-length code has no codes")
+	}
 	lengths := make([]uint8, nlen+ndist)
 	for i := 0; i < nlen+ndist; {
 		sym, err := br.decode(lencode)
