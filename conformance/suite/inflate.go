@@ -69,6 +69,8 @@ func (br *bitReader) atEnd() bool { return br.pos >= len(br.in) && br.n < 8 }
 type huffman struct {
 	count  [16]uint16
 	symbol []uint16
+	left   int // codes left unused: 0 for a complete code
+	max    int // longest code length
 }
 
 func newHuffman(lengths []uint8) (*huffman, error) {
@@ -86,7 +88,11 @@ func newHuffman(lengths []uint8) (*huffman, error) {
 		if left < 0 {
 			return nil, errors.New("over-subscribed Huffman code")
 		}
+		if h.count[l] != 0 {
+			h.max = l
+		}
 	}
+	h.left = left
 	var offs [16]uint16
 	for l := 1; l < 15; l++ {
 		offs[l+1] = offs[l] + h.count[l]
@@ -254,10 +260,11 @@ func readDynamic(br *bitReader) (*huffman, *huffman, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if int(lencode.count[0]) == len(cl) {
-		// At least 258 lengths must be decoded with this code: with no
-		// codes the block is corrupt, whatever follows (as zlib decides).
-		return nil, nil, errors.New("code-length code has no codes")
+	if int(lencode.count[0]) == len(cl) || lencode.left > 0 {
+		// At least 258 lengths must be decoded with this code: an empty
+		// or incomplete one makes the block corrupt, whatever follows
+		// (zlib's "invalid code lengths set").
+		return nil, nil, errors.New("empty or incomplete code-length code")
 	}
 	lengths := make([]uint8, nlen+ndist)
 	for i := 0; i < nlen+ndist; {
@@ -308,6 +315,12 @@ func readDynamic(br *bitReader) (*huffman, *huffman, error) {
 	dist, err := newHuffman(lengths[nlen:])
 	if err != nil {
 		return nil, nil, err
+	}
+	// zlib and Go's flate accept an incomplete literal/length or distance
+	// code only when it is a single code of length 1 (and an empty
+	// distance code): anything else is corrupt at once.
+	if lit.left > 0 && lit.max != 1 || dist.left > 0 && dist.max > 1 {
+		return nil, nil, errors.New("incomplete Huffman code")
 	}
 	return lit, dist, nil
 }
