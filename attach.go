@@ -152,6 +152,10 @@ func (cfg *Config) attach(ctx context.Context, op string, u net.Conn, flags Flag
 		u.Close()
 		return nil, newError(op, ErrInvalid, detail("unknown flags"))
 	}
+	if err := cfg.compression().check(); err != nil {
+		u.Close()
+		return nil, newError(op, ErrInvalid, err)
+	}
 	if err := ctx.Err(); err != nil {
 		u.Close()
 		return nil, newError(op, ctxKind(ctx, err), nil)

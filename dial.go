@@ -43,7 +43,8 @@ const maxErrorBody = 64 << 10
 // proxy refuses the tunnel, its answer to CONNECT is returned instead.
 // Dial may be called from many goroutines at once, with the same Config.
 //
-// Errors: ErrInvalid for a URL Dial cannot use, unknown flags or NoHTTP;
+// Errors: ErrInvalid for a URL Dial cannot use, unknown flags or NoHTTP,
+// or invalid Config.Compression (nothing is connected then);
 // ErrProto if the server or the proxy refused or answered wrongly (the
 // cause gives the status line; for a redirect, the Location), or the TLS
 // handshake failed; ErrTimedOut or ErrCanceled when ctx ended;
@@ -63,6 +64,9 @@ func (cfg *Config) Dial(ctx context.Context, url string, flags Flags) (*Conn, *h
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, nil, newError(op, ctxKind(ctx, err), nil)
+	}
+	if err := cfg.compression().check(); err != nil {
+		return nil, nil, newError(op, ErrInvalid, err)
 	}
 	t, err := cfg.newTarget(url)
 	if err != nil {
