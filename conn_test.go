@@ -50,17 +50,21 @@ func TestVectored(t *testing.T) {
 	cl, sv := wsPair(t, Text)
 	msg := pattern(70000)
 	parts := [][]byte{msg[:0], msg[:1], msg[1:3], msg[3:3], msg[3:40000], msg[40000:]}
-	defer async(t, func() error { return cl.SendV(ctx, Text, parts...) })()
+	// Each send is waited for before the next: a send still running when
+	// the next one starts would meet ErrBusy, and the receive would wait
+	// for a message that never comes.
+	wait := async(t, func() error { return cl.SendV(ctx, Text, parts...) })
 	a, b, c := make([]byte, 3), make([]byte, 5), make([]byte, 80000)
 	n, f, err := sv.RecvV(ctx, a, nil, b, c)
 	if err != nil || n != len(msg) || f != Text {
 		t.Fatal(n, f, err)
 	}
+	wait()
 	got := append(append(append([]byte{}, a...), b...), c[:n-8]...)
 	if !bytes.Equal(got, msg) {
 		t.Fatal("vectored payload differs")
 	}
-	wait := async(t, func() error { return cl.MSendV(ctx, parts...) })
+	wait = async(t, func() error { return cl.MSendV(ctx, parts...) })
 	n, err = sv.MRecvV(ctx, Skip(10), a, Skip(1000), c)
 	if err != nil || n != len(msg) || !bytes.Equal(a, msg[10:13]) || !bytes.Equal(c[:n-1013], msg[1013:]) {
 		t.Fatal(n, err)
