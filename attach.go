@@ -18,7 +18,8 @@ import (
 // answer are kept for Recv.
 //
 // Errors: ErrProto if the server refused or answered wrongly (the cause
-// gives its status line; for a redirect, the Location); ErrInvalid for a
+// gives its status line; for a redirect, the Location), or TLS under u
+// failed (an alert, a refused certificate: see Dial); ErrInvalid for a
 // resource or host that cannot be sent, or invalid Config.Compression;
 // ErrTimedOut, ErrCanceled, ErrConnReset for I/O failures.
 //
@@ -238,7 +239,8 @@ func (cfg *Config) header() http.Header {
 }
 
 // handshakeClient sends the upgrade request h describes and checks the
-// answer.
+// answer. A failure of TLS under the handshake (an alert, a certificate
+// refused) is ErrProto.
 func (c *Conn) handshakeClient(ctx context.Context, cfg *Config, h *clientHello) error {
 	resource, host := h.resource, h.host
 	if resource == "" || !validFieldValue(resource) || strings.ContainsAny(resource, " \t") ||
@@ -266,11 +268,11 @@ func (c *Conn) handshakeClient(ctx context.Context, cfg *Config, h *clientHello)
 	b := appendRequest(c.wbuf[:0], resource, host, key[:], offered, ext, h.header)
 	b = append(b, "\r\n"...)
 	if err := c.writeHead(ctx, b); err != nil {
-		return err
+		return tlsFailure(err)
 	}
 	n, err := c.readHead(ctx, cfg.maxHeader())
 	if err != nil {
-		return err
+		return tlsFailure(err)
 	}
 	if h.answer != nil {
 		if err := h.answer(c.rbuf[:n], c.rbuf[n:c.w]); err != nil {

@@ -7,10 +7,12 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,9 +49,13 @@ const maxErrorBody = 64 << 10
 // Errors: ErrInvalid for a URL Dial cannot use, unknown flags or NoHTTP,
 // or invalid Config.Compression (nothing is connected then); ErrProto if
 // the server or the proxy refused or answered wrongly (the cause gives
-// the status line; for a redirect, the Location), or the TLS handshake
-// failed; ErrTimedOut or ErrCanceled when ctx ended; ErrConnReset
-// (wrapping the net package's error) if connecting or I/O failed. On error no connection is left open.
+// the status line; for a redirect, the Location), or TLS failed: an alert
+// from the server, such as a refused client certificate (the cause then
+// also matches tls.AlertError with its code), a certificate that failed
+// verification (*tls.CertificateVerificationError), or a peer that does
+// not speak TLS (tls.RecordHeaderError); ErrTimedOut or ErrCanceled when
+// ctx ended; ErrConnReset (wrapping the net package's error) if
+// connecting or I/O failed. On error no connection is left open.
 func Dial(ctx context.Context, url string, flags Flags) (*Conn, *http.Response, error) {
 	return (*Config)(nil).Dial(ctx, url, flags)
 }
@@ -325,6 +331,9 @@ func (cfg *Config) startTLS(ctx context.Context, u net.Conn, serverName string, 
 		if k := ctxKind(ctx, err); k != nil {
 			return nil, &opError{kind: k}
 		}
+		if cause, ok := tlsCause(err); ok {
+			return nil, &opError{kind: ErrProto, cause: cause}
+		}
 		var ne net.Error
 		if errors.Is(err, io.EOF) || errors.As(err, &ne) {
 			return nil, &opError{kind: ErrConnReset, cause: err}
@@ -332,6 +341,43 @@ func (cfg *Config) startTLS(ctx context.Context, u net.Conn, serverName string, 
 		return nil, &opError{kind: ErrProto, cause: err}
 	}
 	return c, nil
+}
+
+// tlsCause returns err as the cause of an ErrProto if it is a failure of
+// TLS rather than of the connection under it: an alert the peer sent
+// (which crypto/tls reports as a *net.OpError with Op "remote error"; the
+// cause returned then also matches tls.AlertError with the alert's code),
+// an alert sent to the peer (tls.AlertError), a certificate that failed
+// verification, or bytes that are not TLS records. ok is false for any
+// other error.
+func tlsCause(err error) (cause error, ok bool) {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "remote error" {
+		if v := reflect.ValueOf(op.Err); v.IsValid() && v.Kind() == reflect.Uint8 {
+			return fmt.Errorf("%w%.0w", err, tls.AlertError(v.Uint())), true
+		}
+		return err, true
+	}
+	var ae tls.AlertError
+	var cv *tls.CertificateVerificationError
+	var rh tls.RecordHeaderError
+	if errors.As(err, &ae) || errors.As(err, &cv) || errors.As(err, &rh) {
+		return err, true
+	}
+	return nil, false
+}
+
+// tlsFailure turns an I/O failure of the client handshake that is a
+// failure of TLS (tlsCause) into ErrProto: with TLS 1.3 a server refuses
+// a client certificate only after the client's handshake completed, with
+// an alert that the first read of the upgrade's answer meets.
+func tlsFailure(err error) error {
+	if e, ok := err.(*opError); ok && e.kind == ErrConnReset {
+		if cause, ok := tlsCause(e.cause); ok {
+			return &opError{op: e.op, kind: ErrProto, cause: cause}
+		}
+	}
+	return err
 }
 
 // tunnel asks the proxy p for a tunnel to t. It returns the proxy's answer
