@@ -17,14 +17,16 @@ import (
 // handshake completes or ctx ends; bytes the server sent right after its
 // answer are kept for Recv.
 //
-// Errors: ErrProto if the server refused or answered wrongly (the detail
-// gives its status line); ErrInvalid for a resource or host that cannot
-// be sent; ErrTimedOut, ErrCanceled, ErrConnReset for I/O failures.
+// Errors: ErrProto if the server refused or answered wrongly (the cause
+// gives its status line; for a redirect, the Location), or TLS under u
+// failed (an alert, a refused certificate: see Dial); ErrInvalid for a
+// resource or host that cannot be sent, or invalid Config.Compression;
+// ErrTimedOut, ErrCanceled, ErrConnReset for I/O failures.
 //
 // The connection takes its buffers from pools while a call needs them, so
 // that an idle connection holds none.
 func AttachClient(ctx context.Context, u net.Conn, flags Flags, resource, host string) (*Conn, error) {
-	return (*Config)(nil).attachClient(ctx, u, flags, resource, host, nil)
+	return (*Config)(nil).AttachClient(ctx, u, flags, resource, host)
 }
 
 // AttachClientMem is AttachClient with caller-supplied storage, like
@@ -65,7 +67,8 @@ func AttachServerMem(ctx context.Context, u net.Conn, flags Flags, st *Storage) 
 
 // AttachClient is the package's AttachClient with the options of cfg.
 func (cfg *Config) AttachClient(ctx context.Context, u net.Conn, flags Flags, resource, host string) (*Conn, error) {
-	return cfg.attachClient(ctx, u, flags, resource, host, nil)
+	h := clientHello{resource: resource, host: host, header: cfg.header()}
+	return cfg.attachClient(ctx, "attachclient", u, flags, nil, &h)
 }
 
 // AttachServer is the package's AttachServer with the options of cfg.
@@ -78,7 +81,8 @@ func (cfg *Config) AttachClientMem(ctx context.Context, u net.Conn, flags Flags,
 	if st == nil {
 		return nil, nilStorage("attachclient", u)
 	}
-	return cfg.attachClient(ctx, u, flags, resource, host, st)
+	h := clientHello{resource: resource, host: host, header: cfg.header()}
+	return cfg.attachClient(ctx, "attachclient", u, flags, st, &h)
 }
 
 // AttachServerMem is the package's AttachServerMem with the options of cfg.
@@ -96,21 +100,23 @@ func nilStorage(op string, u net.Conn) error {
 	return newError(op, ErrInvalid, detail("nil storage"))
 }
 
-// attachClient attaches a client in st, or with pooled buffers if st is nil.
-func (cfg *Config) attachClient(ctx context.Context, u net.Conn, flags Flags, resource, host string, st *Storage) (*Conn, error) {
-	c, err := cfg.attach(ctx, "attachclient", u, flags, st, true)
+// attachClient attaches a client in st, or with pooled buffers if st is
+// nil, and unless flags has NoHTTP runs the handshake h describes: the one
+// client handshake, of AttachClient and of Dial.
+func (cfg *Config) attachClient(ctx context.Context, op string, u net.Conn, flags Flags, st *Storage, h *clientHello) (*Conn, error) {
+	c, err := cfg.attach(ctx, op, u, flags, st, true)
 	if err != nil {
 		return nil, err
 	}
 	if flags&NoHTTP == 0 {
 		c.takeReadBuf()
 		c.takeWriteBuf()
-		err := c.handshakeClient(ctx, cfg, resource, host)
+		err := c.handshakeClient(ctx, cfg, h)
 		c.leaveSend()
 		c.leaveRecv()
 		if err != nil {
 			u.Close()
-			return nil, withOp("attachclient", err)
+			return nil, withOp(op, err)
 		}
 	} else {
 		c.agreeNoHTTP(cfg)
@@ -151,6 +157,10 @@ func (cfg *Config) attach(ctx context.Context, op string, u net.Conn, flags Flag
 	case flags&^(Text|NoHTTP) != 0:
 		u.Close()
 		return nil, newError(op, ErrInvalid, detail("unknown flags"))
+	}
+	if err := cfg.compression().check(); err != nil {
+		u.Close()
+		return nil, newError(op, ErrInvalid, err)
 	}
 	if err := ctx.Err(); err != nil {
 		u.Close()
@@ -210,8 +220,30 @@ func (c *Conn) useDeflate(p *deflateParams, o *CompressionOptions) {
 	}
 }
 
-// handshakeClient sends the upgrade request and checks the answer.
-func (c *Conn) handshakeClient(ctx context.Context, cfg *Config, resource, host string) error {
+// clientHello is the client's side of an upgrade beyond what Config
+// gives: AttachClient fills it from its arguments, Dial from its URL.
+type clientHello struct {
+	resource, host string
+	header         http.Header // extra fields: Config.Header (Dial adds Authorization)
+	// answer, if not nil, is called with the server's response head and
+	// the bytes read past it before the response is checked (Dial builds
+	// its *http.Response there); an error it returns ends the handshake.
+	answer func(head, rest []byte) error
+}
+
+// header returns the extra fields of cfg's handshakes.
+func (cfg *Config) header() http.Header {
+	if cfg == nil {
+		return nil
+	}
+	return cfg.Header
+}
+
+// handshakeClient sends the upgrade request h describes and checks the
+// answer. A failure of TLS under the handshake (an alert, a certificate
+// refused) is ErrProto.
+func (c *Conn) handshakeClient(ctx context.Context, cfg *Config, h *clientHello) error {
+	resource, host := h.resource, h.host
 	if resource == "" || !validFieldValue(resource) || strings.ContainsAny(resource, " \t") ||
 		host == "" || !validFieldValue(host) {
 		return &opError{kind: ErrInvalid, cause: detail("resource or host cannot be sent")}
@@ -234,14 +266,19 @@ func (c *Conn) handshakeClient(ctx context.Context, cfg *Config, resource, host 
 	if z != nil {
 		ext = z.offer()
 	}
-	b := appendRequest(c.out.buf[:0], resource, host, key[:], offered, ext, cfg)
+	b := appendRequest(c.out.buf[:0], resource, host, key[:], offered, ext, h.header)
 	b = append(b, "\r\n"...)
 	if err := c.writeHead(ctx, b); err != nil {
-		return err
+		return tlsFailure(err)
 	}
 	n, err := c.readHead(ctx, cfg.maxHeader())
 	if err != nil {
-		return err
+		return tlsFailure(err)
+	}
+	if h.answer != nil {
+		if err := h.answer(c.in.buf[:n], c.in.buf[n:c.in.w]); err != nil {
+			return err
+		}
 	}
 	var resp response
 	if !parseResponse(c.in.buf[:n], &resp) {

@@ -52,7 +52,9 @@ type Config struct {
 
 	// Compression enables permessage-deflate (RFC 7692) when not nil: a
 	// client offers it, a server accepts a client's offer. With NoHTTP,
-	// both sides take the options as the agreed parameters.
+	// both sides take the options as the agreed parameters. Options out
+	// of range (a Level outside -2…9, a window size other than 0 or
+	// 8…15) make attach, Upgrade and Dial fail with ErrInvalid.
 	Compression *CompressionOptions
 
 	// TLSConfig configures the TLS client of Dial for wss:// URLs (and an
@@ -135,3 +137,26 @@ func AllowOrigins(origins ...string) func(*http.Request) bool {
 		return false
 	}
 }
+
+// check reports why the options cannot be used, nil if they can (a nil
+// *CompressionOptions is fine): Level must be -2 (Huffman only), -1
+// (flate's default), 0 (the fastest level, 1) or 1 to 9, and each
+// MaxWindowBits 0 (15) or 8 to 15. Threshold takes any value. Attach,
+// Upgrade and Dial return ErrInvalid with this cause, before any I/O.
+func (o *CompressionOptions) check() error {
+	switch {
+	case o == nil:
+		return nil
+	case o.Level < -2 || o.Level > 9:
+		return detail("CompressionOptions.Level must be -2 to 9")
+	case !windowBitsOK(o.ServerMaxWindowBits):
+		return detail("CompressionOptions.ServerMaxWindowBits must be 0 or 8 to 15")
+	case !windowBitsOK(o.ClientMaxWindowBits):
+		return detail("CompressionOptions.ClientMaxWindowBits must be 0 or 8 to 15")
+	}
+	return nil
+}
+
+// windowBitsOK reports whether n is a window size RFC 7692 allows, or 0
+// for the default.
+func windowBitsOK(n int) bool { return n == 0 || 8 <= n && n <= 15 }

@@ -7,18 +7,21 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// The client side from a URL: connect (through a proxy, over TLS), send
-// the upgrade request, read the answer into an *http.Response, attach.
+// The client side from a URL: connect (through a proxy, over TLS), then
+// attach with AttachClient's handshake, which hands Dial the answer's head
+// to build the *http.Response from.
 
 // maxErrorBody bounds the body of a refusal that Dial reads for the caller.
 const maxErrorBody = 64 << 10
@@ -28,8 +31,8 @@ const maxErrorBody = 64 << 10
 // 80 or 443, IPv6 literals in brackets), through the HTTP proxy that
 // Config.Proxy names (by default the environment's, see
 // http.ProxyFromEnvironment), over TLS for wss://, sends the upgrade
-// request for the URL's path and query, checks the 101 answer and attaches
-// as AttachClient does. The URL's user information is sent as Basic
+// request for the URL's path and query and checks the 101 answer: the
+// handshake of AttachClient. The URL's user information is sent as Basic
 // Authorization unless Config.Header has one; the fragment is not sent.
 // flags gives the connection's type (Text or Binary) for MSend and MRecv.
 // It blocks until the handshake completes or ctx ends. Bytes the server
@@ -43,12 +46,16 @@ const maxErrorBody = 64 << 10
 // proxy refuses the tunnel, its answer to CONNECT is returned instead.
 // Dial may be called from many goroutines at once, with the same Config.
 //
-// Errors: ErrInvalid for a URL Dial cannot use, unknown flags or NoHTTP;
-// ErrProto if the server or the proxy refused or answered wrongly (the
-// cause gives the status line; for a redirect, the Location), or the TLS
-// handshake failed; ErrTimedOut or ErrCanceled when ctx ended;
-// ErrConnReset (wrapping the net package's error) if connecting or I/O
-// failed. On error no connection is left open.
+// Errors: ErrInvalid for a URL Dial cannot use, unknown flags or NoHTTP,
+// or invalid Config.Compression (nothing is connected then); ErrProto if
+// the server or the proxy refused or answered wrongly (the cause gives
+// the status line; for a redirect, the Location), or TLS failed: an alert
+// from the server, such as a refused client certificate (the cause then
+// also matches tls.AlertError with its code), a certificate that failed
+// verification (*tls.CertificateVerificationError), or a peer that does
+// not speak TLS (tls.RecordHeaderError); ErrTimedOut or ErrCanceled when
+// ctx ended; ErrConnReset (wrapping the net package's error) if
+// connecting or I/O failed. On error no connection is left open.
 func Dial(ctx context.Context, url string, flags Flags) (*Conn, *http.Response, error) {
 	return (*Config)(nil).Dial(ctx, url, flags)
 }
@@ -64,6 +71,9 @@ func (cfg *Config) Dial(ctx context.Context, url string, flags Flags) (*Conn, *h
 	if err := ctx.Err(); err != nil {
 		return nil, nil, newError(op, ctxKind(ctx, err), nil)
 	}
+	if err := cfg.compression().check(); err != nil {
+		return nil, nil, newError(op, ErrInvalid, err)
+	}
 	t, err := cfg.newTarget(url)
 	if err != nil {
 		return nil, nil, newError(op, ErrInvalid, err)
@@ -77,25 +87,43 @@ func (cfg *Config) Dial(ctx context.Context, url string, flags Flags) (*Conn, *h
 		return nil, nil, withOp(op, err)
 	}
 	// From here on ctx reaches the connection through its deadlines, as
-	// for the calls of a Conn; it is never closed by a callback.
+	// for the calls of a Conn; it is never closed by a callback. This
+	// deadline bounds the tunnel and TLS; the upgrade then applies ctx
+	// itself, as AttachClient does.
 	dl, _ := ctx.Deadline()
 	raw.SetDeadline(dl)
 	stop := func() bool { return true }
 	if ctx.Done() != nil {
 		stop = context.AfterFunc(ctx, func() { raw.SetDeadline(aLongTimeAgo) })
 	}
-	u := raw
-	resp, buffered, meta, err := cfg.handshake(ctx, &u, t, proxy)
+	c, resp, err := cfg.dialOn(ctx, op, raw, t, proxy, flags)
 	if !stop() && err == nil { // ctx ended: the deadline may have moved
-		err = &opError{kind: ctxKind(ctx, ctx.Err())}
+		c.Close()
+		c, err = nil, newError(op, ctxKind(ctx, ctx.Err()), nil)
 	}
 	if err != nil {
-		u.Close()
 		return nil, resp, withOp(op, err)
 	}
-	raw.SetDeadline(time.Time{})
-	meta.resource, meta.host = t.resource, t.host
-	c, err := cfg.attachUpgraded(op, u, flags, nil, true, buffered, meta)
+	return c, resp, nil
+}
+
+// dialOn runs on raw, the connection connect opened, the proxy's CONNECT
+// and TLS (secure), then AttachClient's handshake. It takes ownership of
+// raw: on error raw has been closed. The response is the server's answer,
+// or the proxy's refusal.
+func (cfg *Config) dialOn(ctx context.Context, op string, raw net.Conn, t *target, p *url.URL, flags Flags) (*Conn, *http.Response, error) {
+	u, resp, err := cfg.secure(ctx, raw, t, p)
+	if err != nil {
+		raw.Close()
+		return nil, resp, err
+	}
+	u.SetDeadline(time.Time{}) // the handshake sets its own from ctx
+	h := clientHello{resource: t.resource, host: t.host, header: t.header}
+	h.answer = func(head, rest []byte) error {
+		resp, err = t.response(ctx, head, rest, u)
+		return err
+	}
+	c, err := cfg.attachClient(ctx, op, u, flags, nil, &h)
 	return c, resp, err
 }
 
@@ -258,33 +286,34 @@ func (cfg *Config) connect(ctx context.Context, t *target, p *url.URL) (net.Conn
 	return cfg.netDial(ctx, net.JoinHostPort(p.Hostname(), port))
 }
 
-// handshake runs, on the connection *u that connect opened (replaced by
-// the TLS connection for wss), the proxy's CONNECT if there is a proxy,
-// the TLS handshake and the upgrade. It returns the server's response, the
-// bytes read past its head and the agreed subprotocol.
-func (cfg *Config) handshake(ctx context.Context, u *net.Conn, t *target, p *url.URL) (*http.Response, []byte, connMeta, error) {
+// secure runs on u, the connection connect opened, the proxy's CONNECT
+// if there is a proxy p (over TLS for an https proxy), then TLS for
+// wss://. It returns the connection to run the upgrade on: u, or a TLS
+// connection over it; and the proxy's answer if it refused.
+func (cfg *Config) secure(ctx context.Context, u net.Conn, t *target, p *url.URL) (net.Conn, *http.Response, error) {
+	var err error
 	if p != nil {
 		if p.Scheme == "https" {
-			if err := cfg.startTLS(ctx, u, p.Hostname(), true); err != nil {
-				return nil, nil, connMeta{}, err
+			if u, err = cfg.startTLS(ctx, u, p.Hostname(), true); err != nil {
+				return nil, nil, err
 			}
 		}
-		if resp, err := cfg.tunnel(ctx, *u, t, p); err != nil {
-			return resp, nil, connMeta{}, err
+		if resp, err := cfg.tunnel(ctx, u, t, p); err != nil {
+			return nil, resp, err
 		}
 	}
 	if t.tls {
-		if err := cfg.startTLS(ctx, u, t.hostname, false); err != nil {
-			return nil, nil, connMeta{}, err
+		if u, err = cfg.startTLS(ctx, u, t.hostname, false); err != nil {
+			return nil, nil, err
 		}
 	}
-	return cfg.upgrade(ctx, *u, t)
+	return u, nil, nil
 }
 
-// startTLS replaces *u by a TLS client connection on it and runs the TLS
-// handshake with serverName, unless the configuration names the server
-// (and this is not the proxy).
-func (cfg *Config) startTLS(ctx context.Context, u *net.Conn, serverName string, proxy bool) error {
+// startTLS runs the TLS handshake as a client on u with serverName,
+// unless the configuration names the server (and this is not the proxy),
+// and returns the TLS connection.
+func (cfg *Config) startTLS(ctx context.Context, u net.Conn, serverName string, proxy bool) (net.Conn, error) {
 	var tc *tls.Config
 	if cfg != nil && cfg.TLSConfig != nil {
 		tc = cfg.TLSConfig.Clone()
@@ -295,39 +324,70 @@ func (cfg *Config) startTLS(ctx context.Context, u *net.Conn, serverName string,
 		tc.ServerName = serverName
 	}
 	tc.NextProtos = []string{"http/1.1"}
-	c := tls.Client(*u, tc)
-	*u = c
+	c := tls.Client(u, tc)
 	// Handshake, not HandshakeContext: ctx already reaches the
 	// connection through its deadlines.
 	if err := c.Handshake(); err != nil {
 		if k := ctxKind(ctx, err); k != nil {
-			return &opError{kind: k}
+			return nil, &opError{kind: k}
+		}
+		if cause, ok := tlsCause(err); ok {
+			return nil, &opError{kind: ErrProto, cause: cause}
 		}
 		var ne net.Error
 		if errors.Is(err, io.EOF) || errors.As(err, &ne) {
-			return &opError{kind: ErrConnReset, cause: err}
+			return nil, &opError{kind: ErrConnReset, cause: err}
 		}
-		return &opError{kind: ErrProto, cause: err}
+		return nil, &opError{kind: ErrProto, cause: err}
 	}
-	return nil
+	return c, nil
+}
+
+// tlsCause returns err as the cause of an ErrProto if it is a failure of
+// TLS rather than of the connection under it: an alert the peer sent
+// (which crypto/tls reports as a *net.OpError with Op "remote error"; the
+// cause returned then also matches tls.AlertError with the alert's code),
+// an alert sent to the peer (tls.AlertError), a certificate that failed
+// verification, or bytes that are not TLS records. ok is false for any
+// other error.
+func tlsCause(err error) (cause error, ok bool) {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "remote error" {
+		if v := reflect.ValueOf(op.Err); v.IsValid() && v.Kind() == reflect.Uint8 {
+			return fmt.Errorf("%w%.0w", err, tls.AlertError(v.Uint())), true
+		}
+		return err, true
+	}
+	var ae tls.AlertError
+	var cv *tls.CertificateVerificationError
+	var rh tls.RecordHeaderError
+	if errors.As(err, &ae) || errors.As(err, &cv) || errors.As(err, &rh) {
+		return err, true
+	}
+	return nil, false
+}
+
+// tlsFailure turns an I/O failure of the client handshake that is a
+// failure of TLS (tlsCause) into ErrProto: with TLS 1.3 a server refuses
+// a client certificate only after the client's handshake completed, with
+// an alert that the first read of the upgrade's answer meets.
+func tlsFailure(err error) error {
+	if e, ok := err.(*opError); ok && e.kind == ErrConnReset {
+		if cause, ok := tlsCause(e.cause); ok {
+			return &opError{op: e.op, kind: ErrProto, cause: cause}
+		}
+	}
+	return err
 }
 
 // tunnel asks the proxy p for a tunnel to t. It returns the proxy's answer
 // if it refused.
 func (cfg *Config) tunnel(ctx context.Context, u net.Conn, t *target, p *url.URL) (*http.Response, error) {
-	b := make([]byte, 0, 256)
-	b = append(b, "CONNECT "...)
-	b = append(b, t.addr...)
-	b = append(b, " HTTP/1.1\r\nHost: "...)
-	b = append(b, t.addr...)
-	b = append(b, "\r\n"...)
+	auth := ""
 	if p.User != nil {
-		b = append(b, "Proxy-Authorization: "...)
-		b = append(b, basicAuth(p.User)...)
-		b = append(b, "\r\n"...)
+		auth = basicAuth(p.User)
 	}
-	b = append(b, "\r\n"...)
-	if _, err := u.Write(b); err != nil {
+	if _, err := u.Write(appendConnect(make([]byte, 0, 256), t.addr, auth)); err != nil {
 		return nil, ioError(ctx, err)
 	}
 	head, rest, err := readHead(ctx, u, cfg.maxHeader())
@@ -350,62 +410,29 @@ func (cfg *Config) tunnel(ctx context.Context, u net.Conn, t *target, p *url.URL
 	return nil, nil
 }
 
-// upgrade sends the upgrade request on u and checks the answer.
-func (cfg *Config) upgrade(ctx context.Context, u net.Conn, t *target) (*http.Response, []byte, connMeta, error) {
-	var key [24]byte
-	if err := newKey(&key); err != nil {
-		return nil, nil, connMeta{}, &opError{kind: ErrConnReset, cause: err}
-	}
-	var offered []string
-	var z *CompressionOptions
-	ext := ""
-	if cfg != nil {
-		offered, z = cfg.Subprotocols, cfg.Compression
-	}
-	if z != nil {
-		ext = z.offer()
-	}
-	b := appendRequest(make([]byte, 0, 512), t.resource, t.host, key[:], offered, ext, nil)
-	b = appendFields(b, t.header)
-	b = append(b, "\r\n"...)
-	if _, err := u.Write(b); err != nil {
-		return nil, nil, connMeta{}, ioError(ctx, err)
-	}
-	head, rest, err := readHead(ctx, u, cfg.maxHeader())
+// response builds the *http.Response of the server's answer from its
+// head; rest holds the bytes read past the head, which with u give the
+// body of a refusal.
+func (t *target) response(ctx context.Context, head, rest []byte, u net.Conn) (*http.Response, error) {
+	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(head)), t.request(ctx))
 	if err != nil {
-		return nil, nil, connMeta{}, err
+		return nil, &opError{kind: ErrProto, cause: detail("malformed handshake response")}
 	}
-	resp, herr := http.ReadResponse(bufio.NewReader(bytes.NewReader(head)), t.request(ctx))
-	var r response
-	if herr != nil || !parseResponse(head, &r) {
-		return resp, nil, connMeta{}, &opError{kind: ErrProto, cause: detail("malformed handshake response")}
-	}
-	if r.code == http.StatusSwitchingProtocols {
+	if resp.StatusCode == http.StatusSwitchingProtocols {
 		resp.Body = http.NoBody
 	} else {
 		readBody(resp, head, rest, u)
-		if loc := resp.Header.Get("Location"); r.code/100 == 3 && loc != "" {
-			return resp, nil, connMeta{}, &opError{kind: ErrProto, cause: detail("server answered " + resp.Status +
-				", redirecting to " + strconv.Quote(loc) + "; redirects are not followed")}
-		}
 	}
 	if tc, ok := u.(*tls.Conn); ok && t.tls {
 		st := tc.ConnectionState()
 		resp.TLS = &st
 	}
-	proto, cerr := checkResponse(&r, key[:], offered)
-	if cerr != nil {
-		return resp, nil, connMeta{}, &opError{kind: ErrProto, cause: cerr}
-	}
-	dp, derr := acceptedDeflate(z, r.extValues)
-	if derr != nil {
-		return resp, nil, connMeta{}, &opError{kind: ErrProto, cause: derr}
-	}
-	return resp, rest, connMeta{subprotocol: proto, deflate: dp}, nil
+	return resp, nil
 }
 
-// readHead reads an HTTP head from u, up to limit bytes; it returns the
-// head and the bytes read past it.
+// readHead reads the proxy's answer to CONNECT from u, up to limit bytes;
+// it returns the head and the bytes read past it. (The server's answer
+// to the upgrade is read by the Conn, as for AttachClient.)
 func readHead(ctx context.Context, u net.Conn, limit int) (head, rest []byte, err error) {
 	buf := make([]byte, 0, min(1024, limit))
 	for {

@@ -6,9 +6,11 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/binary"
+	"errors"
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -365,6 +367,7 @@ type response struct {
 	protocols  int
 	extensions bool
 	extValues  [][]byte
+	location   []byte
 }
 
 // parseResponse parses a response head (RFC 6455 §4.1, RFC 7230 §3.1.2).
@@ -404,6 +407,8 @@ func parseResponse(head []byte, r *response) bool {
 		case nameIs(name, "Sec-WebSocket-Extensions"):
 			r.extensions = r.extensions || len(v) > 0
 			r.extValues = append(r.extValues, v)
+		case nameIs(name, "Location"):
+			r.location = v
 		}
 		return true
 	})
@@ -413,6 +418,9 @@ func parseResponse(head []byte, r *response) bool {
 // server's answer) and returns the agreed subprotocol.
 func checkResponse(r *response, key []byte, offered []string) (string, error) {
 	switch {
+	case r.code/100 == 3 && len(r.location) > 0:
+		return "", errors.New("server answered " + string(r.status) + ", redirecting to " +
+			strconv.Quote(string(r.location)) + "; redirects are not followed")
 	case r.code != http.StatusSwitchingProtocols:
 		return "", detail("server answered " + string(r.status))
 	case !r.upgrade:
@@ -489,9 +497,10 @@ func validValueBytes(b []byte) bool {
 }
 
 // appendRequest appends the head of an upgrade request for resource on
-// host with key, offering the subprotocols offered, and cfg.Header's
-// fields, without the blank line that ends the head.
-func appendRequest(b []byte, resource, host string, key []byte, offered []string, ext string, cfg *Config) []byte {
+// host with key, offering the subprotocols offered and the extensions
+// ext, with header's sendable fields (appendFields), without the blank
+// line that ends the head.
+func appendRequest(b []byte, resource, host string, key []byte, offered []string, ext string, header http.Header) []byte {
 	b = append(b, "GET "...)
 	b = append(b, resource...)
 	b = append(b, " HTTP/1.1\r\nHost: "...)
@@ -501,7 +510,20 @@ func appendRequest(b []byte, resource, host string, key []byte, offered []string
 	b = append(b, "\r\nSec-WebSocket-Version: 13\r\n"...)
 	b = appendField(b, "Sec-WebSocket-Protocol", strings.Join(offered, ", "))
 	b = appendField(b, "Sec-WebSocket-Extensions", ext)
-	return appendHeader(b, cfg)
+	return appendFields(b, header)
+}
+
+// appendConnect appends the head of a CONNECT request to a proxy for a
+// tunnel to addr (host:port), with Proxy-Authorization auth unless it is
+// empty, through the blank line that ends the head.
+func appendConnect(b []byte, addr, auth string) []byte {
+	b = append(b, "CONNECT "...)
+	b = append(b, addr...)
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	b = append(b, addr...)
+	b = append(b, "\r\n"...)
+	b = appendField(b, "Proxy-Authorization", auth)
+	return append(b, "\r\n"...)
 }
 
 // appendField appends the field "name: value", unless value is empty.

@@ -38,10 +38,10 @@ import (
 // give the connection's calls their own contexts.
 //
 // Errors: ErrProto if the request was refused (the cause gives the
-// reason); ErrInvalid for flags other than Text or Binary, or a
-// ResponseWriter that cannot be hijacked (the cause matches
-// http.ErrNotSupported; 500 is answered); ErrConnReset if writing the
-// answer failed (the connection is closed).
+// reason); ErrInvalid for flags other than Text or Binary, invalid
+// Config.Compression, or a ResponseWriter that cannot be hijacked (the
+// cause matches http.ErrNotSupported; 500 is answered in each case);
+// ErrConnReset if writing the answer failed (the connection is closed).
 func Upgrade(w http.ResponseWriter, r *http.Request, flags Flags) (*Conn, error) {
 	return (*Config)(nil).Upgrade(w, r, flags)
 }
@@ -54,6 +54,10 @@ func (cfg *Config) Upgrade(w http.ResponseWriter, r *http.Request, flags Flags) 
 	if flags&^Text != 0 {
 		http.Error(w, "websocket: internal error", http.StatusInternalServerError)
 		return nil, newError(op, ErrInvalid, detail("unknown flags"))
+	}
+	if err := cfg.compression().check(); err != nil {
+		http.Error(w, "websocket: internal error", http.StatusInternalServerError)
+		return nil, newError(op, ErrInvalid, err)
 	}
 	req, ref := upgradeRequest(r)
 	if ref == nil {

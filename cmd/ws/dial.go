@@ -22,8 +22,12 @@ Usage: ws dial [flags] URL
 Connects to a WebSocket server. Each line of stdin is sent as a message
 (text; lines that are not UTF-8, or all lines with --binary, as binary).
 Each message received is printed on stdout: text as is, binary as
-<binary N bytes: 68 65 6c …>. On a terminal, received messages are
-prefixed with "< " and control characters are escaped.
+<binary N bytes: 68 65 6c …>. When stdout is a terminal, the control
+characters of text messages (other than newline and tab) are shown
+escaped (ESC as \x1b); interactively (stdin a terminal too), messages are
+prefixed with "< ". What the server sends and ws dial prints on stderr
+(close reasons, status lines, errors) always has its control characters
+escaped.
 
 When stdin ends (or on the first Ctrl-C), ws dial sends its close (1000)
 and keeps printing the messages the server still sends until the server's
@@ -105,9 +109,10 @@ func runDial(e *env, args []string) int {
 	if c == nil {
 		return code
 	}
-	d := &dialer{e: e, c: c, o: &o, tty: isTerminal(os.Stdin) && isTerminal(os.Stdout)}
+	out := isTerminal(os.Stdout)
+	d := &dialer{e: e, c: c, o: &o, escape: out, tty: out && isTerminal(os.Stdin)}
 	if d.tty {
-		fmt.Fprintf(e.stderr, "connected to %s%s; Enter sends a line, Ctrl-D closes\n", target, agreed(c))
+		fmt.Fprintf(e.stderr, "connected to %s%s; Enter sends a line, Ctrl-D closes\n", escapeLine(target), escapeLine(agreed(c)))
 	}
 	return d.run()
 }
@@ -121,7 +126,7 @@ func connect(e *env, cfg *ws.Config, o *dialOpts, target string) (*ws.Conn, int)
 		var nd net.Dialer
 		u, err := nd.DialContext(ctx, "tcp", target)
 		if err != nil {
-			return nil, fail(e, "dial", exitHandshake, err)
+			return nil, fail(e, "dial", exitHandshake, errors.New(escapeLine(err.Error())))
 		}
 		c, err := cfg.AttachClient(ctx, u, ws.Text|ws.NoHTTP, "/", target)
 		if err != nil {
@@ -136,7 +141,7 @@ func connect(e *env, cfg *ws.Config, o *dialOpts, target string) (*ws.Conn, int)
 		}
 		code := fail(e, "dial", exitHandshake, libError(err))
 		if resp != nil {
-			fmt.Fprintf(e.stderr, "ws: dial: server answered %s %s\n", resp.Proto, resp.Status)
+			fmt.Fprintf(e.stderr, "ws: dial: server answered %s %s\n", escapeLine(resp.Proto), escapeLine(resp.Status))
 		}
 		return nil, code
 	}
@@ -159,13 +164,15 @@ func agreed(c *ws.Conn) string {
 }
 
 // libError drops the "ws: op: " prefix the library's errors carry, so
-// that ours read "ws: dial: detail" once.
+// that ours read "ws: dial: detail" once, and escapes the control
+// characters of the rest: it may quote the peer (a status line, a name in
+// its certificate).
 func libError(err error) error {
 	s := strings.TrimPrefix(err.Error(), "ws: ")
 	if op, rest, ok := strings.Cut(s, ": "); ok && op != "" && strings.Trim(op, "abcdefghijklmnopqrstuvwxyz") == "" {
 		s = rest
 	}
-	return errors.New(s)
+	return errors.New(escapeLine(s))
 }
 
 // dialer is one ws dial session.
@@ -173,7 +180,8 @@ type dialer struct {
 	e       *env
 	c       *ws.Conn
 	o       *dialOpts
-	tty     bool
+	escape  bool // stdout is a terminal: text messages are shown escaped
+	tty     bool // stdin too: interactive, messages are prefixed
 	closing bool // our close was sent
 }
 
@@ -289,7 +297,7 @@ func (d *dialer) ended(err error) int {
 		if !d.closing || !clean {
 			msg := "closed by the server: " + ce.Code.String()
 			if ce.Reason != "" {
-				msg += ": " + ce.Reason
+				msg += ": " + escapeLine(ce.Reason)
 			}
 			fmt.Fprintln(d.e.stderr, msg)
 		}
@@ -321,7 +329,7 @@ func (d *dialer) print(m message) {
 	switch {
 	case m.f == ws.Binary:
 		b.WriteString(describeBinary(m.p))
-	case d.tty:
+	case d.escape:
 		b.WriteString(escapeControls(string(m.p)))
 	default:
 		b.Write(m.p)
@@ -352,11 +360,20 @@ func describeBinary(p []byte) string {
 
 // escapeControls escapes the control characters of s except newline and
 // tab, so that a message cannot drive the terminal.
-func escapeControls(s string) string {
+func escapeControls(s string) string { return escape(s, true) }
+
+// escapeLine escapes all the control characters of s, newline and tab
+// too: for text from the peer printed within a line of ours, which must
+// neither drive the terminal nor forge lines.
+func escapeLine(s string) string { return escape(s, false) }
+
+// escape shows the control characters of s (C0, DEL, C1) as \xNN, except
+// newline and tab if keepLines is set. Invalid UTF-8 is shown as U+FFFD.
+func escape(s string, keepLines bool) string {
 	var b strings.Builder
 	for _, r := range s {
 		switch {
-		case r == '\n' || r == '\t':
+		case keepLines && (r == '\n' || r == '\t'):
 			b.WriteRune(r)
 		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
 			fmt.Fprintf(&b, "\\x%02x", r)
