@@ -2,10 +2,13 @@ package ws
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // AttachClient creates the client side of a WebSocket connection on top of
@@ -14,12 +17,14 @@ import (
 // checks the server's 101 answer (RFC 6455 §4.1). flags also gives the
 // connection's type (Text or Binary) for MSend and MRecv. It takes
 // ownership of u: on error u has been closed. It blocks until the
-// handshake completes or ctx ends; bytes the server sent right after its
-// answer are kept for Recv.
+// handshake completes, ctx ends or Config.HandshakeTimeout (10 s by
+// default) passes; bytes the server sent right after its answer are kept
+// for Recv.
 //
 // Errors: ErrProto if the server refused or answered wrongly (the detail
 // gives its status line); ErrInvalid for a resource or host that cannot
-// be sent; ErrTimedOut, ErrCanceled, ErrConnReset for I/O failures.
+// be sent; ErrTimedOut (ctx's deadline or HandshakeTimeout), ErrCanceled,
+// ErrConnReset for I/O failures.
 //
 // The connection takes its buffers from pools while a call needs them, so
 // that an idle connection holds none.
@@ -43,15 +48,16 @@ func AttachClientMem(ctx context.Context, u net.Conn, flags Flags, resource, hos
 // HTTP error (400, 403 for a cross-origin request, 405 for a method other
 // than GET, 426 with Sec-WebSocket-Version: 13 for another version, 431
 // for a head over Config.MaxHeaderBytes) before u is closed. Frames the
-// client sent right after its request are kept. It takes ownership of u:
-// on error u has been closed. It blocks until the handshake completes or
-// ctx ends.
+// client sent right after its request are kept. It takes ownership of u: on error u has been
+// closed. It blocks until the handshake completes, ctx ends or
+// Config.HandshakeTimeout (10 s by default) passes.
 //
-// Errors: ErrProto if the request was refused; ErrTimedOut, ErrCanceled,
-// ErrConnReset for I/O failures.
+// Errors: ErrProto if the request was refused; ErrTimedOut (ctx's deadline
+// or HandshakeTimeout), ErrCanceled, ErrConnReset for I/O failures.
 //
 // The connection takes its buffers from pools while a call needs them, so
-// that an idle connection holds none.
+// that an idle connection holds none; while it waits for the request it
+// holds only a read buffer.
 func AttachServer(ctx context.Context, u net.Conn, flags Flags) (*Conn, error) {
 	return (*Config)(nil).attachServer(ctx, u, flags, nil)
 }
@@ -105,7 +111,7 @@ func (cfg *Config) attachClient(ctx context.Context, u net.Conn, flags Flags, re
 	if flags&NoHTTP == 0 {
 		c.takeReadBuf()
 		c.takeWriteBuf()
-		err := c.handshakeClient(ctx, cfg, resource, host)
+		err := c.handshakeClient(ctx, cfg, resource, host, cfg.handshakeBound(ctx, time.Now()))
 		c.leaveSend()
 		c.leaveRecv()
 		if err != nil {
@@ -126,12 +132,7 @@ func (cfg *Config) attachServer(ctx context.Context, u net.Conn, flags Flags, st
 		return nil, err
 	}
 	if flags&NoHTTP == 0 {
-		c.takeReadBuf()
-		c.takeWriteBuf()
-		err := c.handshakeServer(ctx, cfg)
-		c.leaveSend()
-		c.leaveRecv()
-		if err != nil {
+		if err := c.serve(ctx, cfg); err != nil {
 			u.Close()
 			return nil, withOp("attachserver", err)
 		}
@@ -209,8 +210,9 @@ func (c *Conn) useDeflate(p *deflateParams, o *CompressionOptions) {
 	}
 }
 
-// handshakeClient sends the upgrade request and checks the answer.
-func (c *Conn) handshakeClient(ctx context.Context, cfg *Config, resource, host string) error {
+// handshakeClient sends the upgrade request and checks the answer, by
+// bound (Config.HandshakeTimeout) unless it is zero.
+func (c *Conn) handshakeClient(ctx context.Context, cfg *Config, resource, host string, bound time.Time) error {
 	if resource == "" || !validFieldValue(resource) || strings.ContainsAny(resource, " \t") ||
 		host == "" || !validFieldValue(host) {
 		return &opError{kind: ErrInvalid, cause: detail("resource or host cannot be sent")}
@@ -235,10 +237,10 @@ func (c *Conn) handshakeClient(ctx context.Context, cfg *Config, resource, host 
 	}
 	b := appendRequest(c.wbuf[:0], resource, host, key[:], offered, ext, cfg)
 	b = append(b, "\r\n"...)
-	if err := c.writeHead(ctx, b); err != nil {
+	if err := c.writeHead(ctx, b, bound); err != nil {
 		return err
 	}
-	n, err := c.readHead(ctx, cfg.maxHeader())
+	n, err := c.readHead(ctx, cfg.maxHeader(), bound)
 	if err != nil {
 		return err
 	}
@@ -260,21 +262,35 @@ func (c *Conn) handshakeClient(ctx context.Context, cfg *Config, resource, host 
 	return nil
 }
 
-// handshakeServer reads the upgrade request and answers it.
-func (c *Conn) handshakeServer(ctx context.Context, cfg *Config) error {
-	n, err := c.readHead(ctx, cfg.maxHeader())
+// serve runs the server handshake, bounded by Config.HandshakeTimeout. It
+// holds only the read buffer while the request is read: a pooled
+// connection takes its write buffer once a whole request is in, and gives
+// both back when done.
+func (c *Conn) serve(ctx context.Context, cfg *Config) error {
+	bound := cfg.handshakeBound(ctx, time.Now())
+	c.takeReadBuf()
+	err := c.handshakeServer(ctx, cfg, bound)
+	c.leaveSend()
+	c.leaveRecv()
+	return err
+}
+
+// handshakeServer reads the upgrade request and answers it, by bound
+// unless it is zero.
+func (c *Conn) handshakeServer(ctx context.Context, cfg *Config, bound time.Time) error {
+	n, err := c.readHead(ctx, cfg.maxHeader(), bound)
 	if err != nil {
 		if e, ok := err.(*opError); ok && e.cause == errHandshakeSize {
-			c.refuse(ctx, &refusal{status: 431, why: "request head too large"})
+			c.refuse(ctx, &refusal{status: 431, why: "request head too large"}, bound)
 		}
 		return err
 	}
 	var req request
 	if !parseRequest(c.rbuf[:n], &req) {
-		return c.refuse(ctx, &refusal{status: 400, why: "malformed request"})
+		return c.refuse(ctx, &refusal{status: 400, why: "malformed request"}, bound)
 	}
 	if ref := checkRequest(&req, cfg); ref != nil {
-		return c.refuse(ctx, ref)
+		return c.refuse(ctx, ref, bound)
 	}
 	var proto, ext string
 	if cfg != nil {
@@ -284,10 +300,11 @@ func (c *Conn) handshakeServer(ctx context.Context, cfg *Config) error {
 	if dp != nil {
 		ext = dp.response
 	}
+	c.takeWriteBuf()
 	b := appendSwitching(c.wbuf[:0], req.key, proto, ext, cfg)
 	b = append(b, "\r\n"...)
 	c.meta = connMeta{resource: string(req.target), host: string(req.host), subprotocol: proto, deflate: dp}
-	if err := c.writeHead(ctx, b); err != nil {
+	if err := c.writeHead(ctx, b, bound); err != nil {
 		return err
 	}
 	c.r = n
@@ -296,8 +313,9 @@ func (c *Conn) handshakeServer(ctx context.Context, cfg *Config) error {
 }
 
 // refuse answers a failed upgrade with an HTTP error, best effort.
-func (c *Conn) refuse(ctx context.Context, ref *refusal) error {
+func (c *Conn) refuse(ctx context.Context, ref *refusal, bound time.Time) error {
 	body := ref.why + "\n"
+	c.takeWriteBuf()
 	b := c.wbuf[:0]
 	b = append(b, "HTTP/1.1 "...)
 	b = strconv.AppendInt(b, int64(ref.status), 10)
@@ -309,7 +327,7 @@ func (c *Conn) refuse(ctx context.Context, ref *refusal) error {
 	b = append(b, ref.extra...)
 	b = append(b, "\r\n"...)
 	b = append(b, body...)
-	c.writeHead(ctx, b)
+	c.writeHead(ctx, b, bound)
 	return &opError{kind: ErrProto, cause: ref}
 }
 
@@ -321,27 +339,47 @@ func appendHeader(b []byte, cfg *Config) []byte {
 	return appendFields(b, cfg.Header)
 }
 
-// writeHead writes a handshake head with ctx's deadline.
-func (c *Conn) writeHead(ctx context.Context, b []byte) error {
+// writeHead writes a handshake head with ctx's deadline, or bound if it is
+// not zero (it is then the earlier).
+func (c *Conn) writeHead(ctx context.Context, b []byte, bound time.Time) error {
 	stop := c.armWrite(ctx)
 	defer c.disarmWrite(stop)
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	dl, _ := ctx.Deadline()
+	if !bound.IsZero() {
+		dl = bound
+	}
 	c.setWriteDeadline(dl)
 	if _, err := c.u.Write(b); err != nil {
-		kind, cause := c.ioKind(ctx, err)
-		return &opError{kind: kind, cause: cause}
+		return c.headError(ctx, err, bound)
 	}
 	return nil
 }
 
+// errHandshakeTimeout is the cause of a handshake cut by HandshakeTimeout.
+var errHandshakeTimeout = detail("handshake not done within Config.HandshakeTimeout")
+
+// headError classifies an I/O error of the handshake: a deadline that
+// passed is ErrTimedOut whether it came from ctx or from bound.
+func (c *Conn) headError(ctx context.Context, err error, bound time.Time) error {
+	kind, cause := c.ioKind(ctx, err)
+	if kind == ErrConnReset && !bound.IsZero() && errors.Is(err, os.ErrDeadlineExceeded) {
+		kind, cause = ErrTimedOut, errHandshakeTimeout
+	}
+	return &opError{kind: kind, cause: cause}
+}
+
 // readHead reads until the read buffer holds a whole HTTP head and returns
 // its length; the bytes after it stay buffered. The buffer grows, up to
-// limit, for a head larger than it.
-func (c *Conn) readHead(ctx context.Context, limit int) (int, error) {
+// limit, for a head larger than it. A non-zero bound replaces ctx's
+// deadline (it is then the earlier).
+func (c *Conn) readHead(ctx context.Context, limit int, bound time.Time) (int, error) {
 	stop := c.armRead(ctx)
 	defer c.disarmRead(stop)
+	if !bound.IsZero() {
+		c.setReadDeadline(bound)
+	}
 	scanned := 0
 	for {
 		if n := headEnd(c.rbuf[max(0, scanned-3):c.w]); n >= 0 {
@@ -359,8 +397,7 @@ func (c *Conn) readHead(ctx context.Context, limit int) (int, error) {
 		n, err := c.u.Read(c.rbuf[c.w:min(len(c.rbuf), limit)])
 		c.w += n
 		if n == 0 && err != nil {
-			kind, cause := c.ioKind(ctx, err)
-			return 0, &opError{kind: kind, cause: cause}
+			return 0, c.headError(ctx, err, bound)
 		}
 	}
 }

@@ -50,6 +50,15 @@ type Config struct {
 	// see AllowOrigins.
 	CheckOrigin func(r *http.Request) bool
 
+	// HandshakeTimeout bounds the opening handshake when the context has
+	// no deadline or a later one: reading the request and writing the
+	// answer in AttachServer, writing the request and reading the answer
+	// in AttachClient, writing the 101 answer in Upgrade. It runs from the
+	// start of the call; when it passes, the call fails with ErrTimedOut
+	// and the connection is closed. 0 means 10 s; negative means no bound
+	// but the context's.
+	HandshakeTimeout time.Duration
+
 	// Compression enables permessage-deflate (RFC 7692) when not nil: a
 	// client offers it, a server accepts a client's offer. With NoHTTP,
 	// both sides take the options as the agreed parameters.
@@ -87,9 +96,28 @@ type Config struct {
 }
 
 const (
-	defaultMaxMessage = 32 << 20
-	defaultMaxHeader  = 64 << 10
+	defaultMaxMessage       = 32 << 20
+	defaultMaxHeader        = 64 << 10
+	defaultHandshakeTimeout = 10 * time.Second
 )
+
+// handshakeBound returns the deadline HandshakeTimeout sets on a
+// handshake that starts at now under ctx, or the zero time when ctx's own
+// deadline comes first or there is no bound.
+func (cfg *Config) handshakeBound(ctx context.Context, now time.Time) time.Time {
+	d := defaultHandshakeTimeout
+	if cfg != nil && cfg.HandshakeTimeout != 0 {
+		d = cfg.HandshakeTimeout
+	}
+	if d < 0 {
+		return time.Time{}
+	}
+	bound := now.Add(d)
+	if dl, ok := ctx.Deadline(); ok && !dl.After(bound) {
+		return time.Time{}
+	}
+	return bound
+}
 
 func (cfg *Config) maxMessage() int64 {
 	switch {

@@ -2,8 +2,10 @@ package ws
 
 import (
 	"bufio"
+	"errors"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 )
@@ -20,9 +22,10 @@ import (
 // (Text or Binary) for MSend and MRecv. Resource, Host and Subprotocol
 // report r.RequestURI, r.Host and the agreed subprotocol. Bytes the client
 // sent right after its request are kept for Recv. It blocks only to write
-// the 101 answer, within r.Context()'s deadline if it has one; the
-// hijacked connection is left without deadlines. Handlers may call it
-// concurrently.
+// the 101 answer, within r.Context()'s deadline and Config.HandshakeTimeout
+// (10 s by default), whichever comes first; the hijacked connection is
+// left without deadlines. Reading the request is net/http's: bound it with
+// http.Server's ReadHeaderTimeout. Handlers may call it concurrently.
 //
 // A request that cannot be upgraded is answered through w as http.Error
 // does, with a plain-text reason: 405 with Allow: GET for a method other
@@ -40,8 +43,9 @@ import (
 // Errors: ErrProto if the request was refused (the cause gives the
 // reason); ErrInvalid for flags other than Text or Binary, or a
 // ResponseWriter that cannot be hijacked (the cause matches
-// http.ErrNotSupported; 500 is answered); ErrConnReset if writing the
-// answer failed (the connection is closed).
+// http.ErrNotSupported; 500 is answered); ErrTimedOut if the 101 answer
+// could not be written in time, ErrConnReset if writing it failed (the
+// connection is closed in both cases).
 func Upgrade(w http.ResponseWriter, r *http.Request, flags Flags) (*Conn, error) {
 	return (*Config)(nil).Upgrade(w, r, flags)
 }
@@ -90,8 +94,11 @@ func (cfg *Config) Upgrade(w http.ResponseWriter, r *http.Request, flags Flags) 
 		b = appendFields(b, cfg.Header)
 	}
 	b = append(b, "\r\n"...)
-	if err := writeSwitching(u, brw, b, r); err != nil {
+	if err := writeSwitching(u, brw, b, cfg.switchingDeadline(r)); err != nil {
 		u.Close()
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, newError(op, ErrTimedOut, err)
+		}
 		return nil, newError(op, ErrConnReset, err)
 	}
 	meta := connMeta{resource: r.RequestURI, host: r.Host, subprotocol: proto, deflate: dp}
@@ -151,14 +158,25 @@ func refuseHTTP(w http.ResponseWriter, ref *refusal) {
 	http.Error(w, ref.why, ref.status)
 }
 
+// switchingDeadline returns the deadline of Upgrade's 101 answer: the
+// earlier of r.Context()'s deadline and Config.HandshakeTimeout from now;
+// zero for none.
+func (cfg *Config) switchingDeadline(r *http.Request) time.Time {
+	if bound := cfg.handshakeBound(r.Context(), time.Now()); !bound.IsZero() {
+		return bound
+	}
+	dl, _ := r.Context().Deadline()
+	return dl
+}
+
 // writeSwitching writes the 101 answer b on the hijacked u, after anything
-// the server had buffered for it, within r.Context()'s deadline, and
-// leaves u without deadlines.
-func writeSwitching(u net.Conn, brw *bufio.ReadWriter, b []byte, r *http.Request) error {
+// the server had buffered for it, by dl unless it is zero, and leaves u
+// without deadlines.
+func writeSwitching(u net.Conn, brw *bufio.ReadWriter, b []byte, dl time.Time) error {
 	if err := u.SetDeadline(time.Time{}); err != nil {
 		return err
 	}
-	if dl, ok := r.Context().Deadline(); ok {
+	if !dl.IsZero() {
 		u.SetWriteDeadline(dl)
 		defer u.SetWriteDeadline(time.Time{})
 	}
