@@ -45,10 +45,13 @@ func AttachClientMem(ctx context.Context, u net.Conn, flags Flags, resource, hos
 // NoHTTP, it reads the client's upgrade request (RFC 6455 §4.2), answers
 // 101, and makes the requested resource and Host available through
 // Resource and Host. A request that cannot be upgraded is answered with an
-// HTTP error (400, 403 for a cross-origin request, 405 for a method other
-// than GET, 426 with Sec-WebSocket-Version: 13 for another version, 431
-// for a head over Config.MaxHeaderBytes) before u is closed. Frames the
-// client sent right after its request are kept. It takes ownership of u: on error u has been
+// HTTP error and Connection: close (400, also for a request that declares
+// a body; 403 for a cross-origin request; 405 for a method other than
+// GET; 426 with Sec-WebSocket-Version: 13 for another version; 431 for a
+// head over Config.MaxHeaderBytes); then u is half-closed and what the client still
+// sends is discarded for up to half a second before u is closed, so that
+// the answer is not lost to a reset. Frames the client sent right after
+// its request are kept. It takes ownership of u: on error u has been
 // closed. It blocks until the handshake completes, ctx ends or
 // Config.HandshakeTimeout (10 s by default) passes.
 //
@@ -312,7 +315,8 @@ func (c *Conn) handshakeServer(ctx context.Context, cfg *Config, bound time.Time
 	return nil
 }
 
-// refuse answers a failed upgrade with an HTTP error, best effort.
+// refuse answers a failed upgrade with an HTTP error, best effort, and
+// lingers so that the answer reaches the client before u is closed.
 func (c *Conn) refuse(ctx context.Context, ref *refusal, bound time.Time) error {
 	body := ref.why + "\n"
 	c.takeWriteBuf()
@@ -327,8 +331,45 @@ func (c *Conn) refuse(ctx context.Context, ref *refusal, bound time.Time) error 
 	b = append(b, ref.extra...)
 	b = append(b, "\r\n"...)
 	b = append(b, body...)
-	c.writeHead(ctx, b, bound)
+	if c.writeHead(ctx, b, bound) == nil {
+		c.linger(ctx, bound)
+	}
 	return &opError{kind: ErrProto, cause: ref}
+}
+
+// Bounds of the lingering close after a refusal.
+const (
+	lingerTime  = 500 * time.Millisecond
+	lingerBytes = 256 << 10
+)
+
+// linger half-closes u after a refusal and discards what the client still
+// sends, until it closes, for at most lingerTime (and ctx's deadline and
+// bound) and lingerBytes: closing a socket with unread input resets the
+// connection, which can destroy the answer before the client reads it
+// (RFC 7230 §6.6). Needs a read buffer.
+func (c *Conn) linger(ctx context.Context, bound time.Time) {
+	cw, ok := c.u.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	dl := time.Now().Add(lingerTime)
+	if d, ok := ctx.Deadline(); ok && d.Before(dl) {
+		dl = d
+	}
+	if !bound.IsZero() && bound.Before(dl) {
+		dl = bound
+	}
+	if c.u.SetReadDeadline(dl) != nil {
+		return
+	}
+	for n := 0; n < lingerBytes; {
+		m, err := c.u.Read(c.rbuf)
+		n += m
+		if err != nil || ctx.Err() != nil {
+			return
+		}
+	}
 }
 
 // appendHeader appends cfg.Header's sendable fields (appendFields).

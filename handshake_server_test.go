@@ -1,9 +1,13 @@
 package ws
 
 import (
+	"bufio"
 	"context"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +26,209 @@ func serverReq(host string, extra []string, tail string) string {
 	}
 	b.WriteString("\r\n" + tail)
 	return b.String()
+}
+
+const pipelined = "GET /second HTTP/1.1\r\nHost: localhost\r\n\r\n"
+
+// answerThenEOF reads one response from br and then expects the end of the
+// stream: no second answer, and a clean EOF (a FIN, not a reset).
+func answerThenEOF(t *testing.T, br *bufio.Reader) int {
+	t.Helper()
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 101 {
+		// One read: a second answer comes back at once, EOF when the
+		// server closed after its answer.
+		rest := make([]byte, 512)
+		if n, err := br.Read(rest); n > 0 || err != io.EOF {
+			t.Fatalf("after the %d answer: %q, %v; want EOF", resp.StatusCode, rest[:n], err)
+		}
+		if !resp.Close {
+			t.Errorf("refusal without Connection: close: %v", resp.Header)
+		}
+	}
+	return resp.StatusCode
+}
+
+// attachServerAnswer runs cfg.AttachServer on a connection accepted by a
+// listener on addr, sends req, and returns the answer's status and the
+// attach error.
+func attachServerAnswer(t *testing.T, cfg *Config, addr, req string) (int, error) {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	errc := make(chan error, 1)
+	go func() {
+		u, err := ln.Accept()
+		if err != nil {
+			errc <- err
+			return
+		}
+		c, err := cfg.AttachServer(withTimeout(t, 10*time.Second), u, 0)
+		if c != nil {
+			c.Close()
+		}
+		errc <- err
+	}()
+	cl, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	cl.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(cl, strings.ReplaceAll(req, "PORT", portOf(ln.Addr()))); err != nil {
+		t.Fatal(err)
+	}
+	status := answerThenEOF(t, bufio.NewReader(cl))
+	cl.Close() // ends the server's lingering close at once
+	select {
+	case err = <-errc:
+	case <-time.After(10 * time.Second):
+		t.Fatal("AttachServer did not return")
+	}
+	return status, err
+}
+
+func portOf(a net.Addr) string {
+	_, p, _ := net.SplitHostPort(a.String())
+	return p
+}
+
+// TestServerRefusesRequestBody_RFC7230_3_3 (defect 6): an upgrade request
+// that declares a body (RFC 7230 §3.3: Content-Length other than 0, or
+// Transfer-Encoding) is refused with 400 by AttachServer, its body never
+// read as frames, and the connection ends after the answer with nothing
+// pipelined after it answered (RFC 7230 §6.6).
+func TestServerRefusesRequestBody_RFC7230_3_3(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		fields []string
+		body   string
+		status int
+	}{
+		{"content-length", []string{"Content-Length: 6"}, "\x81\x80\x00\x00\x00\x00", 400},
+		{"chunked", []string{"Transfer-Encoding: chunked"}, "6\r\n\x81\x80\x00\x00\x00\x00\r\n0\r\n\r\n", 400},
+		{"both", []string{"Content-Length: 6", "Transfer-Encoding: chunked"}, "", 400},
+		{"malformed length", []string{"Content-Length: +0"}, "", 400},
+		{"second length", []string{"Content-Length: 0", "Content-Length: 1"}, "x", 400},
+		{"zero length", []string{"Content-Length: 0"}, "", 101},
+		{"zeros", []string{"Content-Length: 00"}, "", 101},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tail := tc.body
+			if tc.status != 101 {
+				tail += pipelined
+			}
+			status, err := attachServerAnswer(t, nil, "127.0.0.1:0", serverReq("localhost", tc.fields, tail))
+			if status != tc.status {
+				t.Fatalf("status %d, want %d", status, tc.status)
+			}
+			if tc.status == 101 {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			errIs(t, err, ErrProto)
+		})
+	}
+}
+
+// TestServerRefusalLingers_RFC7230_6_6 (defect 6): a refused client that
+// is still sending its body gets the answer and a clean EOF: AttachServer
+// half-closes and drains before closing, instead of closing over unread
+// input, which resets the connection and can destroy the answer.
+func TestServerRefusalLingers_RFC7230_6_6(t *testing.T) {
+	a, b := tcpPair(t)
+	errc := make(chan error, 1)
+	go func() { _, err := AttachServer(withTimeout(t, 10*time.Second), a, 0); errc <- err }()
+	const size = 200 << 10
+	req := serverReq("localhost", []string{"Content-Length: " + strconv.Itoa(size)}, strings.Repeat("x", size))
+	go io.WriteString(b, req)          // fails, without a lingering close, once the server resets
+	time.Sleep(100 * time.Millisecond) // let a reset, if any, arrive before the answer is read
+	b.SetDeadline(time.Now().Add(10 * time.Second))
+	if status := answerThenEOF(t, bufio.NewReader(b)); status != 400 {
+		t.Fatalf("status %d, want 400", status)
+	}
+	b.Close()
+	select {
+	case err := <-errc:
+		errIs(t, err, ErrProto)
+	case <-time.After(10 * time.Second):
+		t.Fatal("AttachServer did not return")
+	}
+}
+
+// upgradeServer serves cfg.Upgrade on 127.0.0.1 and reports each request
+// path it was called for.
+func upgradeServer(t *testing.T, cfg *Config) (*httptest.Server, <-chan string) {
+	paths := make(chan string, 16)
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		paths <- r.URL.Path
+		c, err := cfg.Upgrade(w, r, 0)
+		if err == nil {
+			c.Close()
+		}
+	}))
+	t.Cleanup(ts.Close)
+	return ts, paths
+}
+
+// upgradeAnswer sends req to ts and returns the status of its single
+// answer (answerThenEOF).
+func upgradeAnswer(t *testing.T, ts *httptest.Server, req string) int {
+	t.Helper()
+	u, err := net.Dial("tcp", ts.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	u.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(u, strings.ReplaceAll(req, "PORT", portOf(ts.Listener.Addr()))); err != nil {
+		t.Fatal(err)
+	}
+	return answerThenEOF(t, bufio.NewReader(u))
+}
+
+// TestUpgradeRefusedClosesConn_RFC7230_6_6 (defect 6): Upgrade refuses a
+// request that declares a body with 400, and any refusal carries
+// Connection: close, so that net/http closes the connection and does not
+// serve the request pipelined after the refused one.
+func TestUpgradeRefusedClosesConn_RFC7230_6_6(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		fields []string
+		body   string
+		status int
+	}{
+		{"content-length", []string{"Content-Length: 6"}, "\x81\x80\x00\x00\x00\x00", 400},
+		{"chunked", []string{"Transfer-Encoding: chunked"}, "6\r\n\x81\x80\x00\x00\x00\x00\r\n0\r\n\r\n", 400},
+		{"version 8", []string{"Sec-WebSocket-Version: 8"}, "", 426},
+		{"cross origin", []string{"Origin: http://evil.example"}, "", 403},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts, paths := upgradeServer(t, nil)
+			req := serverReq("localhost", tc.fields, tc.body+pipelined)
+			if tc.name == "version 8" {
+				req = strings.Replace(req, "Sec-WebSocket-Version: 13\r\n", "", 1)
+			}
+			if status := upgradeAnswer(t, ts, req); status != tc.status {
+				t.Fatalf("status %d, want %d", status, tc.status)
+			}
+			if n := len(paths); n != 1 {
+				t.Fatalf("handler called %d times, want 1 (the pipelined request was served)", n)
+			}
+		})
+	}
 }
 
 // TestServerHandshakeTimeout (defect 8): a client that sends half a

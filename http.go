@@ -28,10 +28,13 @@ import (
 // http.Server's ReadHeaderTimeout. Handlers may call it concurrently.
 //
 // A request that cannot be upgraded is answered through w as http.Error
-// does, with a plain-text reason: 405 with Allow: GET for a method other
-// than GET, 426 with Sec-WebSocket-Version: 13 for another version, 403
-// when the origin policy (Config.CheckOrigin, by default same-origin)
-// refuses it, 505 for a request that is not HTTP/1.x, 400 otherwise.
+// does, with a plain-text reason and Connection: close, so that net/http
+// closes the connection after the answer and serves no request pipelined
+// after it: 405 with Allow: GET for a method other than GET, 426 with
+// Sec-WebSocket-Version: 13 for another version, 403 when the origin
+// policy (Config.CheckOrigin, by default same-origin) refuses it, 505 for
+// a request that is not HTTP/1.x, 400 for a request that declares a body
+// (Content-Length other than 0, Transfer-Encoding) and otherwise.
 //
 // Fields set on w.Header() before the call (cookies, say) go out with the
 // 101 answer, except the handshake's own fields and framing fields;
@@ -121,6 +124,7 @@ func upgradeRequest(r *http.Request) (*request, *refusal) {
 		upgrade: anyToken(h["Upgrade"], "websocket"),
 		// net/http keeps the Connection field of a request.
 		connection: anyToken(h["Connection"], "upgrade"),
+		body:       r.ContentLength != 0 || len(r.TransferEncoding) > 0,
 	}
 	if vs := h["Sec-Websocket-Version"]; len(vs) > 0 {
 		req.version = []byte(vs[len(vs)-1])
@@ -148,13 +152,16 @@ func anyToken(vs []string, token string) bool {
 	return false
 }
 
-// refuseHTTP answers a refused upgrade through w.
+// refuseHTTP answers a refused upgrade through w, with Connection: close
+// so that net/http closes the connection after the answer (lingering, as
+// AttachServer does) and serves no request pipelined after this one.
 func refuseHTTP(w http.ResponseWriter, ref *refusal) {
 	for line := range strings.SplitSeq(ref.extra, "\r\n") {
 		if name, value, ok := strings.Cut(line, ": "); ok {
 			w.Header().Set(name, value)
 		}
 	}
+	w.Header().Set("Connection", "close")
 	http.Error(w, ref.why, ref.status)
 }
 
