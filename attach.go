@@ -46,9 +46,10 @@ func AttachClientMem(ctx context.Context, u net.Conn, flags Flags, resource, hos
 // 101, and makes the requested resource and Host available through
 // Resource and Host. A request that cannot be upgraded is answered with an
 // HTTP error and Connection: close (400, also for a request that declares
-// a body; 403 for a cross-origin request; 405 for a method other than
-// GET; 426 with Sec-WebSocket-Version: 13 for another version; 431 for a
-// head over Config.MaxHeaderBytes); then u is half-closed and what the client still
+// a body; 403 for a Host the server does not serve, see Config.Hosts, or
+// a cross-origin request; 405 for a method other than GET; 426 with
+// Sec-WebSocket-Version: 13 for another version; 431 for a head over
+// Config.MaxHeaderBytes); then u is half-closed and what the client still
 // sends is discarded for up to half a second before u is closed, so that
 // the answer is not lost to a reset. Frames the client sent right after
 // its request are kept. It takes ownership of u: on error u has been
@@ -292,6 +293,7 @@ func (c *Conn) handshakeServer(ctx context.Context, cfg *Config, bound time.Time
 	if !parseRequest(c.rbuf[:n], &req) {
 		return c.refuse(ctx, &refusal{status: 400, why: "malformed request"}, bound)
 	}
+	req.loopback = loopbackAddr(c.u.LocalAddr())
 	if ref := checkRequest(&req, cfg); ref != nil {
 		return c.refuse(ctx, ref, bound)
 	}

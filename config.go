@@ -43,12 +43,32 @@ type Config struct {
 	// CheckOrigin decides whether a server accepts a request, typically on
 	// its Origin field: AttachServer passes the request without a body,
 	// Upgrade the handler's request. It is called only for a request that
-	// is otherwise a valid upgrade, from the goroutine attaching. If nil,
-	// a request whose Origin names another host than its Host field is
-	// refused with 403 (same-origin policy; requests without Origin, as
-	// non-browser clients send, are accepted). To allow listed origins,
-	// see AllowOrigins.
+	// is otherwise a valid upgrade and whose Host passed the Hosts check,
+	// from the goroutine attaching. If nil, a request whose Origin names
+	// another host than its Host field is refused with 403 (same-origin
+	// policy; requests without Origin, as non-browser clients send, are
+	// accepted). To allow listed origins, see AllowOrigins.
 	CheckOrigin func(r *http.Request) bool
+
+	// Hosts, when not empty, lists the names a server answers to:
+	// AttachServer and Upgrade refuse with 403 a request whose Host field,
+	// without its port and compared without regard to case, is none of
+	// them, whatever address the connection came in on. Entries are host
+	// names or IP addresses without a port ("example.org", "192.0.2.1",
+	// "::1" or "[::1]").
+	//
+	// When Hosts is empty, a connection accepted on a loopback address
+	// (127.0.0.0/8 or ::1) accepts only the Hosts "localhost", an IPv4
+	// address in 127.0.0.0/8 and "[::1]", with any port, and refuses
+	// others with 403: a web page whose name an attacker re-pointed to
+	// 127.0.0.1 (DNS rebinding) sends its own name as Host and Origin,
+	// which the same-origin policy alone would accept. A loopback server
+	// reached through a reverse proxy that forwards the public Host must
+	// list it here. Connections on other addresses accept any Host.
+	//
+	// The Host check comes before CheckOrigin and does not depend on it: a
+	// CheckOrigin that accepts every origin does not lift it.
+	Hosts []string
 
 	// HandshakeTimeout bounds the opening handshake when the context has
 	// no deadline or a later one: reading the request and writing the

@@ -156,6 +156,7 @@ type request struct {
 	version               []byte
 	upgrade, connection   bool
 	body                  bool // a body is declared (Content-Length, Transfer-Encoding)
+	loopback              bool // the connection came in on a loopback address
 	keys, hosts           int
 	protocols             [][]byte // Sec-WebSocket-Protocol values, in order
 	extensions            [][]byte // Sec-WebSocket-Extensions values, in order
@@ -233,6 +234,9 @@ func (r *refusal) Error() string { return "handshake refused: " + r.why }
 // checkRequest applies RFC 6455 §4.2.1 to a parsed request; cfg may be nil.
 func checkRequest(r *request, cfg *Config) *refusal {
 	if ref := checkUpgrade(r); ref != nil {
+		return ref
+	}
+	if ref := checkHost(cfg, r); ref != nil {
 		return ref
 	}
 	return checkOrigin(cfg, r.origin, r.host, r.httpRequest)

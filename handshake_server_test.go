@@ -3,6 +3,7 @@ package ws
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -228,6 +229,128 @@ func TestUpgradeRefusedClosesConn_RFC7230_6_6(t *testing.T) {
 				t.Fatalf("handler called %d times, want 1 (the pipelined request was served)", n)
 			}
 		})
+	}
+}
+
+// TestServerHostDNSRebinding (defect 7): a server on a loopback address
+// refuses, with 403, a Host that is not a loopback name, even when Origin
+// matches it (a rebound evil.example page) and whatever CheckOrigin says,
+// unless Config.Hosts names it; Config.Hosts then is the only list.
+func TestServerHostDNSRebinding(t *testing.T) {
+	allowAll := &Config{CheckOrigin: func(*http.Request) bool { return true }}
+	hosts := &Config{Hosts: []string{"evil.example"}}
+	evil := []string{"Origin: http://evil.example:PORT"}
+	cases := []struct {
+		name, addr, host string
+		origin           []string
+		cfg              *Config
+		status           int
+	}{
+		{"rebound", "127.0.0.1:0", "evil.example:PORT", evil, nil, 403},
+		{"rebound, no origin", "127.0.0.1:0", "evil.example", nil, nil, 403},
+		{"rebound, CheckOrigin allows all", "127.0.0.1:0", "evil.example:PORT", evil, allowAll, 403},
+		{"localhost", "127.0.0.1:0", "localhost:PORT", []string{"Origin: http://localhost:PORT"}, nil, 101},
+		{"LOCALHOST", "127.0.0.1:0", "LOCALHOST", nil, nil, 101},
+		{"127.0.0.1", "127.0.0.1:0", "127.0.0.1:PORT", nil, nil, 101},
+		{"127.9.8.7", "127.0.0.1:0", "127.9.8.7", nil, nil, 101},
+		{"localhost subdomain", "127.0.0.1:0", "localhost.evil.example:PORT", nil, nil, 403},
+		{"mapped", "127.0.0.1:0", "[::ffff:127.0.0.1]:PORT", nil, nil, 403},
+		{"listed", "127.0.0.1:0", "EVIL.example:PORT", evil, hosts, 101},
+		{"listed only", "127.0.0.1:0", "localhost:PORT", nil, hosts, 403},
+		{"::1", "[::1]:0", "[::1]:PORT", nil, nil, 101},
+		{"::1 rebound", "[::1]:0", "evil.example:PORT", evil, nil, 403},
+	}
+	for _, tc := range cases {
+		t.Run("AttachServer "+tc.name, func(t *testing.T) {
+			if tc.addr == "[::1]:0" && !haveIPv6Loopback() {
+				t.Skip("no ::1")
+			}
+			status, err := attachServerAnswer(t, tc.cfg, tc.addr, serverReq(tc.host, tc.origin, ""))
+			if status != tc.status {
+				t.Fatalf("status %d (%v), want %d", status, err, tc.status)
+			}
+			if tc.status == 101 && err != nil || tc.status != 101 && !errors.Is(err, ErrProto) {
+				t.Fatal(err)
+			}
+		})
+	}
+	for _, tc := range cases {
+		if tc.addr != "127.0.0.1:0" {
+			continue
+		}
+		t.Run("Upgrade "+tc.name, func(t *testing.T) {
+			ts, _ := upgradeServer(t, tc.cfg)
+			if status := upgradeAnswer(t, ts, serverReq(tc.host, tc.origin, "")); status != tc.status {
+				t.Fatalf("status %d, want %d", status, tc.status)
+			}
+		})
+	}
+}
+
+func haveIPv6Loopback() bool {
+	ln, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		return false
+	}
+	ln.Close()
+	return true
+}
+
+// TestCheckHost: the Host policy as a pure function: other addresses keep
+// any Host (then the same-origin rule applies); Host values that are not
+// host[:port] never match.
+func TestCheckHost(t *testing.T) {
+	for _, tc := range []struct {
+		host     string
+		loopback bool
+		hosts    []string
+		ok       bool
+	}{
+		{"evil.example:80", false, nil, true},
+		{"evil.example", true, nil, false},
+		{"localhost", true, nil, true},
+		{"localhost:", true, nil, true},
+		{"localhost:8o", true, nil, false},
+		{"localhost.", true, nil, false},
+		{"127.0.0.1:1", true, nil, true},
+		{"127.1", true, nil, false},
+		{"0177.0.0.1", true, nil, false},
+		{"128.0.0.1", true, nil, false},
+		{"[::1]:8080", true, nil, true},
+		{"[::1]x", true, nil, false},
+		{"[::1", true, nil, false},
+		{"::1", true, nil, false},
+		{"[127.0.0.1]", true, nil, false},
+		{"[::1%25lo]", true, nil, false},
+		{"[0:0::1]", true, nil, true},
+		{"Example.ORG:443", false, []string{"example.org"}, true},
+		{"other.org", false, []string{"example.org"}, false},
+		{"localhost", true, []string{"example.org"}, false},
+		{"[::1]:1", false, []string{"[::1]"}, true},
+		{"[::1]:1", false, []string{"::1"}, true},
+		{":80", false, []string{""}, false},
+	} {
+		r := &request{host: []byte(tc.host), loopback: tc.loopback}
+		ref := checkHost(&Config{Hosts: tc.hosts}, r)
+		if (ref == nil) != tc.ok || ref != nil && ref.status != http.StatusForbidden {
+			t.Errorf("checkHost(%q, loopback %v, %q) = %v, want ok %v", tc.host, tc.loopback, tc.hosts, ref, tc.ok)
+		}
+	}
+	for _, tc := range []struct {
+		addr net.Addr
+		ok   bool
+	}{
+		{&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}, true},
+		{&net.TCPAddr{IP: net.ParseIP("::ffff:127.0.0.2")}, true},
+		{&net.TCPAddr{IP: net.IPv6loopback}, true},
+		{&net.TCPAddr{IP: net.IPv4(192, 0, 2, 1)}, false},
+		{(*net.TCPAddr)(nil), false},
+		{nil, false},
+		{&net.UnixAddr{Name: "/tmp/s", Net: "unix"}, false},
+	} {
+		if got := loopbackAddr(tc.addr); got != tc.ok {
+			t.Errorf("loopbackAddr(%v) = %v", tc.addr, got)
+		}
 	}
 }
 

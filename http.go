@@ -31,10 +31,12 @@ import (
 // does, with a plain-text reason and Connection: close, so that net/http
 // closes the connection after the answer and serves no request pipelined
 // after it: 405 with Allow: GET for a method other than GET, 426 with
-// Sec-WebSocket-Version: 13 for another version, 403 when the origin
-// policy (Config.CheckOrigin, by default same-origin) refuses it, 505 for
-// a request that is not HTTP/1.x, 400 for a request that declares a body
-// (Content-Length other than 0, Transfer-Encoding) and otherwise.
+// Sec-WebSocket-Version: 13 for another version, 403 when the Host policy
+// (Config.Hosts; on a loopback address, by default, the loopback names)
+// or the origin policy (Config.CheckOrigin, by default same-origin)
+// refuses it, 505 for a request that is not HTTP/1.x, 400 for a request
+// that declares a body (Content-Length other than 0, Transfer-Encoding)
+// and otherwise.
 //
 // Fields set on w.Header() before the call (cookies, say) go out with the
 // 101 answer, except the handshake's own fields and framing fields;
@@ -65,6 +67,9 @@ func (cfg *Config) Upgrade(w http.ResponseWriter, r *http.Request, flags Flags) 
 	req, ref := upgradeRequest(r)
 	if ref == nil {
 		ref = checkUpgrade(req)
+	}
+	if ref == nil {
+		ref = checkHost(cfg, req)
 	}
 	if ref == nil {
 		ref = checkOrigin(cfg, req.origin, req.host, func() *http.Request { return r })
@@ -125,6 +130,9 @@ func upgradeRequest(r *http.Request) (*request, *refusal) {
 		// net/http keeps the Connection field of a request.
 		connection: anyToken(h["Connection"], "upgrade"),
 		body:       r.ContentLength != 0 || len(r.TransferEncoding) > 0,
+	}
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		req.loopback = loopbackAddr(a)
 	}
 	if vs := h["Sec-Websocket-Version"]; len(vs) > 0 {
 		req.version = []byte(vs[len(vs)-1])
