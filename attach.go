@@ -2,10 +2,13 @@ package ws
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // AttachClient creates the client side of a WebSocket connection on top of
@@ -14,14 +17,16 @@ import (
 // checks the server's 101 answer (RFC 6455 §4.1). flags also gives the
 // connection's type (Text or Binary) for MSend and MRecv. It takes
 // ownership of u: on error u has been closed. It blocks until the
-// handshake completes or ctx ends; bytes the server sent right after its
-// answer are kept for Recv.
+// handshake completes, ctx ends or Config.HandshakeTimeout (10 s by
+// default) passes; bytes the server sent right after its answer are kept
+// for Recv.
 //
 // Errors: ErrProto if the server refused or answered wrongly (the cause
 // gives its status line; for a redirect, the Location), or TLS under u
 // failed (an alert, a refused certificate: see Dial); ErrInvalid for a
 // resource or host that cannot be sent, or invalid Config.Compression;
-// ErrTimedOut, ErrCanceled, ErrConnReset for I/O failures.
+// ErrTimedOut (ctx's deadline or HandshakeTimeout), ErrCanceled,
+// ErrConnReset for I/O failures.
 //
 // The connection takes its buffers from pools while a call needs them, so
 // that an idle connection holds none.
@@ -42,18 +47,23 @@ func AttachClientMem(ctx context.Context, u net.Conn, flags Flags, resource, hos
 // NoHTTP, it reads the client's upgrade request (RFC 6455 §4.2), answers
 // 101, and makes the requested resource and Host available through
 // Resource and Host. A request that cannot be upgraded is answered with an
-// HTTP error (400, 403 for a cross-origin request, 405 for a method other
-// than GET, 426 with Sec-WebSocket-Version: 13 for another version, 431
-// for a head over Config.MaxHeaderBytes) before u is closed. Frames the
-// client sent right after its request are kept. It takes ownership of u:
-// on error u has been closed. It blocks until the handshake completes or
-// ctx ends.
+// HTTP error and Connection: close (400, also for a request that declares
+// a body; 403 for a Host the server does not serve, see Config.Hosts, or
+// a cross-origin request; 405 for a method other than GET; 426 with
+// Sec-WebSocket-Version: 13 for another version; 431 for a head over
+// Config.MaxHeaderBytes); then u is half-closed and what the client still
+// sends is discarded for up to half a second before u is closed, so that
+// the answer is not lost to a reset. Frames the client sent right after
+// its request are kept. It takes ownership of u: on error u has been
+// closed. It blocks until the handshake completes, ctx ends or
+// Config.HandshakeTimeout (10 s by default) passes.
 //
-// Errors: ErrProto if the request was refused; ErrTimedOut, ErrCanceled,
-// ErrConnReset for I/O failures.
+// Errors: ErrProto if the request was refused; ErrTimedOut (ctx's deadline
+// or HandshakeTimeout), ErrCanceled, ErrConnReset for I/O failures.
 //
 // The connection takes its buffers from pools while a call needs them, so
-// that an idle connection holds none.
+// that an idle connection holds none; while it waits for the request it
+// holds only a read buffer.
 func AttachServer(ctx context.Context, u net.Conn, flags Flags) (*Conn, error) {
 	return (*Config)(nil).attachServer(ctx, u, flags, nil)
 }
@@ -111,7 +121,7 @@ func (cfg *Config) attachClient(ctx context.Context, op string, u net.Conn, flag
 	if flags&NoHTTP == 0 {
 		c.takeReadBuf()
 		c.takeWriteBuf()
-		err := c.handshakeClient(ctx, cfg, h)
+		err := c.handshakeClient(ctx, cfg, h, cfg.handshakeBound(ctx, time.Now()))
 		c.leaveSend()
 		c.leaveRecv()
 		if err != nil {
@@ -132,12 +142,7 @@ func (cfg *Config) attachServer(ctx context.Context, u net.Conn, flags Flags, st
 		return nil, err
 	}
 	if flags&NoHTTP == 0 {
-		c.takeReadBuf()
-		c.takeWriteBuf()
-		err := c.handshakeServer(ctx, cfg)
-		c.leaveSend()
-		c.leaveRecv()
-		if err != nil {
+		if err := c.serve(ctx, cfg); err != nil {
 			u.Close()
 			return nil, withOp("attachserver", err)
 		}
@@ -240,9 +245,10 @@ func (cfg *Config) header() http.Header {
 }
 
 // handshakeClient sends the upgrade request h describes and checks the
-// answer. A failure of TLS under the handshake (an alert, a certificate
-// refused) is ErrProto.
-func (c *Conn) handshakeClient(ctx context.Context, cfg *Config, h *clientHello) error {
+// answer, by bound (Config.HandshakeTimeout) unless it is zero. A failure
+// of TLS under the handshake (an alert, a certificate refused) is
+// ErrProto.
+func (c *Conn) handshakeClient(ctx context.Context, cfg *Config, h *clientHello, bound time.Time) error {
 	resource, host := h.resource, h.host
 	if resource == "" || !validFieldValue(resource) || strings.ContainsAny(resource, " \t") ||
 		host == "" || !validFieldValue(host) {
@@ -268,10 +274,10 @@ func (c *Conn) handshakeClient(ctx context.Context, cfg *Config, h *clientHello)
 	}
 	b := appendRequest(c.out.buf[:0], resource, host, key[:], offered, ext, h.header)
 	b = append(b, "\r\n"...)
-	if err := c.writeHead(ctx, b); err != nil {
+	if err := c.writeHead(ctx, b, bound); err != nil {
 		return tlsFailure(err)
 	}
-	n, err := c.readHead(ctx, cfg.maxHeader())
+	n, err := c.readHead(ctx, cfg.maxHeader(), bound)
 	if err != nil {
 		return tlsFailure(err)
 	}
@@ -298,21 +304,36 @@ func (c *Conn) handshakeClient(ctx context.Context, cfg *Config, h *clientHello)
 	return nil
 }
 
-// handshakeServer reads the upgrade request and answers it.
-func (c *Conn) handshakeServer(ctx context.Context, cfg *Config) error {
-	n, err := c.readHead(ctx, cfg.maxHeader())
+// serve runs the server handshake, bounded by Config.HandshakeTimeout. It
+// holds only the read buffer while the request is read: a pooled
+// connection takes its write buffer once a whole request is in, and gives
+// both back when done.
+func (c *Conn) serve(ctx context.Context, cfg *Config) error {
+	bound := cfg.handshakeBound(ctx, time.Now())
+	c.takeReadBuf()
+	err := c.handshakeServer(ctx, cfg, bound)
+	c.leaveSend()
+	c.leaveRecv()
+	return err
+}
+
+// handshakeServer reads the upgrade request and answers it, by bound
+// unless it is zero.
+func (c *Conn) handshakeServer(ctx context.Context, cfg *Config, bound time.Time) error {
+	n, err := c.readHead(ctx, cfg.maxHeader(), bound)
 	if err != nil {
 		if e, ok := err.(*opError); ok && e.cause == errHandshakeSize {
-			c.refuse(ctx, &refusal{status: 431, why: "request head too large"})
+			c.refuse(ctx, &refusal{status: 431, why: "request head too large"}, bound)
 		}
 		return err
 	}
 	var req request
 	if !parseRequest(c.in.buf[:n], &req) {
-		return c.refuse(ctx, &refusal{status: 400, why: "malformed request"})
+		return c.refuse(ctx, &refusal{status: 400, why: "malformed request"}, bound)
 	}
+	req.loopback = loopbackAddr(c.u.LocalAddr())
 	if ref := checkRequest(&req, cfg); ref != nil {
-		return c.refuse(ctx, ref)
+		return c.refuse(ctx, ref, bound)
 	}
 	var proto, ext string
 	if cfg != nil {
@@ -322,10 +343,11 @@ func (c *Conn) handshakeServer(ctx context.Context, cfg *Config) error {
 	if dp != nil {
 		ext = dp.response
 	}
+	c.takeWriteBuf()
 	b := appendSwitching(c.out.buf[:0], req.key, proto, ext, cfg)
 	b = append(b, "\r\n"...)
 	c.meta = connMeta{resource: string(req.target), host: string(req.host), subprotocol: proto, deflate: dp}
-	if err := c.writeHead(ctx, b); err != nil {
+	if err := c.writeHead(ctx, b, bound); err != nil {
 		return err
 	}
 	c.in.r = n
@@ -333,9 +355,11 @@ func (c *Conn) handshakeServer(ctx context.Context, cfg *Config) error {
 	return nil
 }
 
-// refuse answers a failed upgrade with an HTTP error, best effort.
-func (c *Conn) refuse(ctx context.Context, ref *refusal) error {
+// refuse answers a failed upgrade with an HTTP error, best effort, and
+// lingers so that the answer reaches the client before u is closed.
+func (c *Conn) refuse(ctx context.Context, ref *refusal, bound time.Time) error {
 	body := ref.why + "\n"
+	c.takeWriteBuf()
 	b := c.out.buf[:0]
 	b = append(b, "HTTP/1.1 "...)
 	b = strconv.AppendInt(b, int64(ref.status), 10)
@@ -347,8 +371,34 @@ func (c *Conn) refuse(ctx context.Context, ref *refusal) error {
 	b = append(b, ref.extra...)
 	b = append(b, "\r\n"...)
 	b = append(b, body...)
-	c.writeHead(ctx, b)
+	if c.writeHead(ctx, b, bound) == nil {
+		c.lingerRefusal(ctx, bound)
+	}
 	return &opError{kind: ErrProto, cause: ref}
+}
+
+// Bounds of the lingering close after a refusal.
+const (
+	lingerTime  = 500 * time.Millisecond
+	lingerBytes = 256 << 10
+)
+
+// lingerRefusal half-closes u after a refusal and discards what the
+// client still sends, until it closes, for at most lingerTime (and ctx's
+// deadline and bound) and lingerBytes (see drainClosed).
+func (c *Conn) lingerRefusal(ctx context.Context, bound time.Time) {
+	cw, ok := c.u.(interface{ CloseWrite() error })
+	if !ok {
+		return
+	}
+	dl := time.Now().Add(lingerTime)
+	if d, ok := ctx.Deadline(); ok && d.Before(dl) {
+		dl = d
+	}
+	if !bound.IsZero() && bound.Before(dl) {
+		dl = bound
+	}
+	drainClosed(c.u, cw, dl, lingerBytes)
 }
 
 // appendHeader appends cfg.Header's sendable fields (appendFields).
@@ -359,26 +409,46 @@ func appendHeader(b []byte, cfg *Config) []byte {
 	return appendFields(b, cfg.Header)
 }
 
-// writeHead writes a handshake head with ctx's deadline.
-func (c *Conn) writeHead(ctx context.Context, b []byte) error {
+// writeHead writes a handshake head with ctx's deadline, or bound if it is
+// not zero (it is then the earlier).
+func (c *Conn) writeHead(ctx context.Context, b []byte, bound time.Time) error {
 	stop, err := c.lockWrite(ctx)
 	if err != nil {
 		return err
 	}
 	defer c.unlockWrite(stop)
+	if !bound.IsZero() {
+		c.setWriteDeadline(bound)
+	}
 	if _, err := c.u.Write(b); err != nil {
-		kind, cause := c.ioKind(ctx, err)
-		return &opError{kind: kind, cause: cause}
+		return c.headError(ctx, err, bound)
 	}
 	return nil
 }
 
+// errHandshakeTimeout is the cause of a handshake cut by HandshakeTimeout.
+var errHandshakeTimeout = detail("handshake not done within Config.HandshakeTimeout")
+
+// headError classifies an I/O error of the handshake: a deadline that
+// passed is ErrTimedOut whether it came from ctx or from bound.
+func (c *Conn) headError(ctx context.Context, err error, bound time.Time) error {
+	kind, cause := c.ioKind(ctx, err)
+	if kind == ErrConnReset && !bound.IsZero() && errors.Is(err, os.ErrDeadlineExceeded) {
+		kind, cause = ErrTimedOut, errHandshakeTimeout
+	}
+	return &opError{kind: kind, cause: cause}
+}
+
 // readHead reads until the read buffer holds a whole HTTP head and returns
 // its length; the bytes after it stay buffered. The buffer grows, up to
-// limit, for a head larger than it.
-func (c *Conn) readHead(ctx context.Context, limit int) (int, error) {
+// limit, for a head larger than it. A non-zero bound replaces ctx's
+// deadline (it is then the earlier).
+func (c *Conn) readHead(ctx context.Context, limit int, bound time.Time) (int, error) {
 	stop := c.armRead(ctx)
 	defer c.disarmRead(stop)
+	if !bound.IsZero() {
+		c.setReadDeadline(bound)
+	}
 	scanned := 0
 	for {
 		if n := headEnd(c.in.buf[max(0, scanned-3):c.in.w]); n >= 0 {
@@ -396,8 +466,7 @@ func (c *Conn) readHead(ctx context.Context, limit int) (int, error) {
 		n, err := c.u.Read(c.in.buf[c.in.w:min(len(c.in.buf), limit)])
 		c.in.w += n
 		if n == 0 && err != nil {
-			kind, cause := c.ioKind(ctx, err)
-			return 0, &opError{kind: kind, cause: cause}
+			return 0, c.headError(ctx, err, bound)
 		}
 	}
 }

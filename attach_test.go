@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-const upgradeReq = "GET /r HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n" +
+const upgradeReq = "GET /r HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n" +
 	"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
 
 // TestAttachServerSocket_RFC6455_4_2 drives AttachServer over a real socket
@@ -27,8 +27,8 @@ func TestAttachServerSocket_RFC6455_4_2(t *testing.T) {
 		{"POST", strings.Replace(upgradeReq, "GET", "POST", 1), 405, "Allow"},
 		{"HTTP/1.0", strings.Replace(upgradeReq, "HTTP/1.1", "HTTP/1.0", 1), 400, ""},
 		{"bad key", strings.Replace(upgradeReq, "dGhlIHNhbXBsZSBub25jZQ==", "short", 1), 400, ""},
-		{"head over MaxHeaderBytes", strings.Replace(upgradeReq, "Host: h\r\n", "Host: h\r\nX: "+strings.Repeat("x", 70000)+"\r\n", 1), 431, ""},
-		{"cross origin", strings.Replace(upgradeReq, "Host: h\r\n", "Host: h\r\nOrigin: http://evil.example\r\n", 1), 403, ""},
+		{"head over MaxHeaderBytes", strings.Replace(upgradeReq, "Host: localhost\r\n", "Host: localhost\r\nX: "+strings.Repeat("x", 70000)+"\r\n", 1), 431, ""},
+		{"cross origin", strings.Replace(upgradeReq, "Host: localhost\r\n", "Host: localhost\r\nOrigin: http://evil.example\r\n", 1), 403, ""},
 	}
 	for _, tt := range refusals {
 		t.Run(tt.name, func(t *testing.T) {
@@ -66,7 +66,7 @@ func TestAttachServerSocket_RFC6455_4_2(t *testing.T) {
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
-	if r.c.Resource() != "/r" || r.c.Host() != "h" {
+	if r.c.Resource() != "/r" || r.c.Host() != "localhost" {
 		t.Fatal(r.c.Resource(), r.c.Host())
 	}
 	buf := make([]byte, 16)

@@ -194,8 +194,7 @@ func (c *Conn) close(inDetach bool) error {
 }
 
 // linger waits for the calls in progress to leave (a send lets go of the
-// frame lock after writing the pending close), shuts the write side and
-// drains the input until the peer closes or end.
+// frame lock after writing the pending close), then drains the input.
 func (c *Conn) linger(cw interface{ CloseWrite() error }, inDetach bool, end time.Time) {
 	defer c.u.Close()
 	for !inDetach && (c.in.busy.Load() || c.out.busy.Load() || !c.out.lock.idle()) {
@@ -204,13 +203,23 @@ func (c *Conn) linger(cw interface{ CloseWrite() error }, inDetach bool, end tim
 		}
 		time.Sleep(time.Millisecond)
 	}
-	c.u.SetDeadline(end)
-	if cw.CloseWrite() != nil {
+	drainClosed(c.u, cw, end, 1<<62)
+}
+
+// drainClosed shuts u's write side (TCP FIN, TLS close_notify) and reads
+// and drops what the peer still sends until it closes, until dl, or max
+// bytes: closing a socket with unread input resets the connection, which
+// can destroy what was written last before the peer reads it (RFC 7230
+// §6.6).
+func drainClosed(u net.Conn, cw interface{ CloseWrite() error }, dl time.Time, max int) {
+	if u.SetDeadline(dl) != nil || cw.CloseWrite() != nil {
 		return
 	}
 	var b [512]byte
-	for {
-		if _, err := c.u.Read(b[:]); err != nil {
+	for n := 0; n < max; {
+		m, err := u.Read(b[:])
+		n += m
+		if err != nil {
 			return
 		}
 	}

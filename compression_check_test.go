@@ -124,7 +124,7 @@ func TestCompressionOptionsLimits(t *testing.T) {
 			sc, err = cfg.AttachServer(ctx, b, 0)
 			srv <- err
 		}()
-		cc, err := cfg.AttachClient(ctx, a, 0, "/", "h")
+		cc, err := cfg.AttachClient(ctx, a, 0, "/", "localhost")
 		if serr := <-srv; err != nil || serr != nil {
 			cancel()
 			t.Fatalf("%+v: attach %v / %v", o, err, serr)

@@ -43,12 +43,41 @@ type Config struct {
 	// CheckOrigin decides whether a server accepts a request, typically on
 	// its Origin field: AttachServer passes the request without a body,
 	// Upgrade the handler's request. It is called only for a request that
-	// is otherwise a valid upgrade, from the goroutine attaching. If nil,
-	// a request whose Origin names another host than its Host field is
-	// refused with 403 (same-origin policy; requests without Origin, as
-	// non-browser clients send, are accepted). To allow listed origins,
-	// see AllowOrigins.
+	// is otherwise a valid upgrade and whose Host passed the Hosts check,
+	// from the goroutine attaching. If nil, a request whose Origin names
+	// another host than its Host field is refused with 403 (same-origin
+	// policy; requests without Origin, as non-browser clients send, are
+	// accepted). To allow listed origins, see AllowOrigins.
 	CheckOrigin func(r *http.Request) bool
+
+	// Hosts, when not empty, lists the names a server answers to:
+	// AttachServer and Upgrade refuse with 403 a request whose Host field,
+	// without its port and compared without regard to case, is none of
+	// them, whatever address the connection came in on. Entries are host
+	// names or IP addresses without a port ("example.org", "192.0.2.1",
+	// "::1" or "[::1]").
+	//
+	// When Hosts is empty, a connection accepted on a loopback address
+	// (127.0.0.0/8 or ::1) accepts only the Hosts "localhost", an IPv4
+	// address in 127.0.0.0/8 and "[::1]", with any port, and refuses
+	// others with 403: a web page whose name an attacker re-pointed to
+	// 127.0.0.1 (DNS rebinding) sends its own name as Host and Origin,
+	// which the same-origin policy alone would accept. A loopback server
+	// reached through a reverse proxy that forwards the public Host must
+	// list it here. Connections on other addresses accept any Host.
+	//
+	// The Host check comes before CheckOrigin and does not depend on it: a
+	// CheckOrigin that accepts every origin does not lift it.
+	Hosts []string
+
+	// HandshakeTimeout bounds the opening handshake when the context has
+	// no deadline or a later one: reading the request and writing the
+	// answer in AttachServer, writing the request and reading the answer
+	// in AttachClient, writing the 101 answer in Upgrade. It runs from the
+	// start of the call; when it passes, the call fails with ErrTimedOut
+	// and the connection is closed. 0 means 10 s; negative means no bound
+	// but the context's.
+	HandshakeTimeout time.Duration
 
 	// Compression enables permessage-deflate (RFC 7692) when not nil: a
 	// client offers it, a server accepts a client's offer. With NoHTTP,
@@ -89,9 +118,28 @@ type Config struct {
 }
 
 const (
-	defaultMaxMessage = 32 << 20
-	defaultMaxHeader  = 64 << 10
+	defaultMaxMessage       = 32 << 20
+	defaultMaxHeader        = 64 << 10
+	defaultHandshakeTimeout = 10 * time.Second
 )
+
+// handshakeBound returns the deadline HandshakeTimeout sets on a
+// handshake that starts at now under ctx, or the zero time when ctx's own
+// deadline comes first or there is no bound.
+func (cfg *Config) handshakeBound(ctx context.Context, now time.Time) time.Time {
+	d := defaultHandshakeTimeout
+	if cfg != nil && cfg.HandshakeTimeout != 0 {
+		d = cfg.HandshakeTimeout
+	}
+	if d < 0 {
+		return time.Time{}
+	}
+	bound := now.Add(d)
+	if dl, ok := ctx.Deadline(); ok && !dl.After(bound) {
+		return time.Time{}
+	}
+	return bound
+}
 
 func (cfg *Config) maxMessage() int64 {
 	switch {

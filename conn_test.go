@@ -18,7 +18,7 @@ var sizes = []int{0, 1, 125, 126, 127, 65535, 65536, 65537, readBufSize - 1, rea
 func TestRoundTrip_RFC6455_5_6(t *testing.T) {
 	ctx := context.Background()
 	cl, sv := wsPair(t, 0)
-	if sv.Resource() != "/chat?x=1" || sv.Host() != "example.org" {
+	if sv.Resource() != "/chat?x=1" || sv.Host() != "localhost" {
 		t.Fatalf("resource %q host %q", sv.Resource(), sv.Host())
 	}
 	buf := make([]byte, 1<<20+10)

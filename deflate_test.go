@@ -141,7 +141,7 @@ func deflatePair(t testing.TB, o CompressionOptions, flags Flags) (cl, sv *Conn)
 	a, b := tcpPair(t)
 	cfg := &Config{Compression: &o}
 	done := async(t, func() (err error) { sv, err = cfg.AttachServer(context.Background(), b, flags); return })
-	cl, err := cfg.AttachClient(context.Background(), a, flags, "/", "h")
+	cl, err := cfg.AttachClient(context.Background(), a, flags, "/", "localhost")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,7 +375,7 @@ func TestDeflateOnlyWhenOffered(t *testing.T) {
 			sv, err = cfg.attachUpgraded("test", b, 0, new(Storage), false, nil, connMeta{})
 		} else {
 			wait := async(t, func() (err error) { sv, err = cfg.AttachServer(ctx, b, 0); return })
-			cl, err := AttachClient(ctx, a, 0, "/", "h")
+			cl, err := AttachClient(ctx, a, 0, "/", "localhost")
 			if err != nil {
 				t.Fatal(err)
 			}

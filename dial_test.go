@@ -105,7 +105,7 @@ func TestDialTLS(t *testing.T) {
 // TestDialURL: default ports, the Host field, user information, the
 // http aliases, and NetDial (which routes every name to the test server).
 func TestDialURL(t *testing.T) {
-	h, res, reqs := recordingEcho(nil)
+	h, res, reqs := recordingEcho(&ws.Config{Hosts: []string{"example.com", "[::1]", "fe80::1"}}) // the names NetDial routes here
 	plain := httptest.NewServer(h)
 	defer plain.Close()
 	secure := httptest.NewTLSServer(h)

@@ -28,7 +28,7 @@ func ExampleAttachClient() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	c, err := ws.AttachClient(ctx, tcp, ws.Text, "/", "www.example.org") // owns tcp now
+	c, err := ws.AttachClient(ctx, tcp, ws.Text, "/", "localhost") // owns tcp now
 	if err != nil {
 		log.Fatal(err)
 	}

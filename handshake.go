@@ -157,6 +157,8 @@ type request struct {
 	host, origin, key     []byte
 	version               []byte
 	upgrade, connection   bool
+	body                  bool // a body is declared (Content-Length, Transfer-Encoding)
+	loopback              bool // the connection came in on a loopback address
 	keys, hosts           int
 	protocols             [][]byte // Sec-WebSocket-Protocol values, in order
 	extensions            [][]byte // Sec-WebSocket-Extensions values, in order
@@ -201,9 +203,25 @@ func parseRequest(head []byte, r *request) bool {
 			r.protocols = append(r.protocols, v)
 		case nameIs(name, "Sec-WebSocket-Extensions"):
 			r.extensions = append(r.extensions, v)
+		case nameIs(name, "Content-Length"):
+			r.body = r.body || !zeroLength(v)
+		case nameIs(name, "Transfer-Encoding"):
+			r.body = true
 		}
 		return true
 	})
+}
+
+// zeroLength reports whether a Content-Length value is 0: one or more
+// zero digits (RFC 7230 §3.3.2). Anything else, malformed values included,
+// declares a body.
+func zeroLength(v []byte) bool {
+	for _, c := range v {
+		if c != '0' {
+			return false
+		}
+	}
+	return len(v) > 0
 }
 
 // refusal is an HTTP error answer to a failed upgrade.
@@ -220,6 +238,9 @@ func checkRequest(r *request, cfg *Config) *refusal {
 	if ref := checkUpgrade(r); ref != nil {
 		return ref
 	}
+	if ref := checkHost(cfg, r); ref != nil {
+		return ref
+	}
 	return checkOrigin(cfg, r.origin, r.host, r.httpRequest)
 }
 
@@ -231,6 +252,10 @@ func checkUpgrade(r *request) *refusal {
 		return &refusal{http.StatusMethodNotAllowed, "method is not GET", "Allow: GET\r\n"}
 	case string(r.proto) != "HTTP/1.1":
 		return &refusal{http.StatusBadRequest, "protocol is not HTTP/1.1", ""}
+	case r.body:
+		// What follows the head would be read as frames (request
+		// smuggling); a GET body has no meaning (RFC 7231 §4.3.1).
+		return &refusal{http.StatusBadRequest, "upgrade request declares a body", ""}
 	case r.hosts != 1 || len(r.host) == 0:
 		return &refusal{http.StatusBadRequest, "missing or repeated Host", ""}
 	case !r.upgrade:

@@ -102,7 +102,7 @@ func wsPair(t testing.TB, flags Flags) (client, server *Conn) {
 		c, err := AttachServer(ctx, b, flags)
 		ch <- res{c, err}
 	}()
-	client, err := AttachClient(ctx, a, flags, "/chat?x=1", "example.org")
+	client, err := AttachClient(ctx, a, flags, "/chat?x=1", "localhost")
 	if err != nil {
 		t.Fatal(err)
 	}

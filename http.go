@@ -2,8 +2,10 @@ package ws
 
 import (
 	"bufio"
+	"errors"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 )
@@ -20,15 +22,21 @@ import (
 // (Text or Binary) for MSend and MRecv. Resource, Host and Subprotocol
 // report r.RequestURI, r.Host and the agreed subprotocol. Bytes the client
 // sent right after its request are kept for Recv. It blocks only to write
-// the 101 answer, within r.Context()'s deadline if it has one; the
-// hijacked connection is left without deadlines. Handlers may call it
-// concurrently.
+// the 101 answer, within r.Context()'s deadline and Config.HandshakeTimeout
+// (10 s by default), whichever comes first; the hijacked connection is
+// left without deadlines. Reading the request is net/http's: bound it with
+// http.Server's ReadHeaderTimeout. Handlers may call it concurrently.
 //
 // A request that cannot be upgraded is answered through w as http.Error
-// does, with a plain-text reason: 405 with Allow: GET for a method other
-// than GET, 426 with Sec-WebSocket-Version: 13 for another version, 403
-// when the origin policy (Config.CheckOrigin, by default same-origin)
-// refuses it, 505 for a request that is not HTTP/1.x, 400 otherwise.
+// does, with a plain-text reason and Connection: close, so that net/http
+// closes the connection after the answer and serves no request pipelined
+// after it: 405 with Allow: GET for a method other than GET, 426 with
+// Sec-WebSocket-Version: 13 for another version, 403 when the Host policy
+// (Config.Hosts; on a loopback address, by default, the loopback names)
+// or the origin policy (Config.CheckOrigin, by default same-origin)
+// refuses it, 505 for a request that is not HTTP/1.x, 400 for a request
+// that declares a body (Content-Length other than 0, Transfer-Encoding)
+// and otherwise.
 //
 // Fields set on w.Header() before the call (cookies, say) go out with the
 // 101 answer, except the handshake's own fields and framing fields;
@@ -41,7 +49,8 @@ import (
 // reason); ErrInvalid for flags other than Text or Binary, invalid
 // Config.Compression, or a ResponseWriter that cannot be hijacked (the
 // cause matches http.ErrNotSupported; 500 is answered in each case);
-// ErrConnReset if writing the answer failed (the connection is closed).
+// ErrTimedOut if the 101 answer could not be written in time, ErrConnReset
+// if writing it failed (the connection is closed in both cases).
 func Upgrade(w http.ResponseWriter, r *http.Request, flags Flags) (*Conn, error) {
 	return (*Config)(nil).Upgrade(w, r, flags)
 }
@@ -62,6 +71,9 @@ func (cfg *Config) Upgrade(w http.ResponseWriter, r *http.Request, flags Flags) 
 	req, ref := upgradeRequest(r)
 	if ref == nil {
 		ref = checkUpgrade(req)
+	}
+	if ref == nil {
+		ref = checkHost(cfg, req)
 	}
 	if ref == nil {
 		ref = checkOrigin(cfg, req.origin, req.host, func() *http.Request { return r })
@@ -94,8 +106,11 @@ func (cfg *Config) Upgrade(w http.ResponseWriter, r *http.Request, flags Flags) 
 		b = appendFields(b, cfg.Header)
 	}
 	b = append(b, "\r\n"...)
-	if err := writeSwitching(u, brw, b, r); err != nil {
+	if err := writeSwitching(u, brw, b, cfg.switchingDeadline(r)); err != nil {
 		u.Close()
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, newError(op, ErrTimedOut, err)
+		}
 		return nil, newError(op, ErrConnReset, err)
 	}
 	meta := connMeta{resource: r.RequestURI, host: r.Host, subprotocol: proto, deflate: dp}
@@ -118,6 +133,10 @@ func upgradeRequest(r *http.Request) (*request, *refusal) {
 		upgrade: anyToken(h["Upgrade"], "websocket"),
 		// net/http keeps the Connection field of a request.
 		connection: anyToken(h["Connection"], "upgrade"),
+		body:       r.ContentLength != 0 || len(r.TransferEncoding) > 0,
+	}
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		req.loopback = loopbackAddr(a)
 	}
 	if vs := h["Sec-Websocket-Version"]; len(vs) > 0 {
 		req.version = []byte(vs[len(vs)-1])
@@ -145,24 +164,38 @@ func anyToken(vs []string, token string) bool {
 	return false
 }
 
-// refuseHTTP answers a refused upgrade through w.
+// refuseHTTP answers a refused upgrade through w, with Connection: close
+// so that net/http closes the connection after the answer (lingering, as
+// AttachServer does) and serves no request pipelined after this one.
 func refuseHTTP(w http.ResponseWriter, ref *refusal) {
 	for line := range strings.SplitSeq(ref.extra, "\r\n") {
 		if name, value, ok := strings.Cut(line, ": "); ok {
 			w.Header().Set(name, value)
 		}
 	}
+	w.Header().Set("Connection", "close")
 	http.Error(w, ref.why, ref.status)
 }
 
+// switchingDeadline returns the deadline of Upgrade's 101 answer: the
+// earlier of r.Context()'s deadline and Config.HandshakeTimeout from now;
+// zero for none.
+func (cfg *Config) switchingDeadline(r *http.Request) time.Time {
+	if bound := cfg.handshakeBound(r.Context(), time.Now()); !bound.IsZero() {
+		return bound
+	}
+	dl, _ := r.Context().Deadline()
+	return dl
+}
+
 // writeSwitching writes the 101 answer b on the hijacked u, after anything
-// the server had buffered for it, within r.Context()'s deadline, and
-// leaves u without deadlines.
-func writeSwitching(u net.Conn, brw *bufio.ReadWriter, b []byte, r *http.Request) error {
+// the server had buffered for it, by dl unless it is zero, and leaves u
+// without deadlines.
+func writeSwitching(u net.Conn, brw *bufio.ReadWriter, b []byte, dl time.Time) error {
 	if err := u.SetDeadline(time.Time{}); err != nil {
 		return err
 	}
-	if dl, ok := r.Context().Deadline(); ok {
+	if !dl.IsZero() {
 		u.SetWriteDeadline(dl)
 		defer u.SetWriteDeadline(time.Time{})
 	}

@@ -121,10 +121,10 @@ func TestUpgradeEchoBehindMux(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := attachTo(t, ctx, u, nil, "/echo?x=1", "svc.test")
+	c := attachTo(t, ctx, u, nil, "/echo?x=1", "localhost")
 	roundTrip(t, ctx, c, "hello")
 	got := wait(t, res)
-	if got.err != nil || got.resource != "/echo?x=1" || got.host != "svc.test" {
+	if got.err != nil || got.resource != "/echo?x=1" || got.host != "localhost" {
 		t.Fatalf("server saw %+v", got)
 	}
 }
@@ -139,7 +139,7 @@ func TestUpgradeTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := attachTo(t, ctx, u, nil, "/", "example.com")
+	c := attachTo(t, ctx, u, nil, "/", "localhost")
 	if _, ok := c.Underlying().(*tls.Conn); !ok {
 		t.Fatalf("underlying is %T", c.Underlying())
 	}
@@ -183,7 +183,7 @@ func TestUpgradeBehindMiddleware(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	roundTrip(t, ctx, attachTo(t, ctx, u, nil, "/", "x"), "through middleware")
+	roundTrip(t, ctx, attachTo(t, ctx, u, nil, "/", "localhost"), "through middleware")
 	if got := wait(t, res); got.err != nil {
 		t.Fatal(got.err)
 	}
@@ -430,7 +430,7 @@ func TestUpgradePipelined(t *testing.T) {
 	for i, b := range payload {
 		frame = append(frame, b^key[i%4])
 	}
-	req := "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+	req := "GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
 	if _, err := u.Write(append([]byte(req), frame...)); err != nil {
 		t.Fatal(err)

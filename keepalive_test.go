@@ -38,7 +38,7 @@ func TestKeepaliveLivePeer(t *testing.T) {
 	cfg := &Config{PingInterval: 10 * time.Millisecond, PongTimeout: 2 * time.Second}
 	var sv *Conn
 	wait := async(t, func() (err error) { sv, err = cfg.AttachServer(ctx, b, 0); return })
-	cl, err := AttachClient(ctx, a, 0, "/", "h")
+	cl, err := AttachClient(ctx, a, 0, "/", "localhost")
 	if err != nil {
 		t.Fatal(err)
 	}
