@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -358,19 +357,8 @@ func (c *Conn) handshakeServer(ctx context.Context, cfg *Config, bound time.Time
 // refuse answers a failed upgrade with an HTTP error, best effort, and
 // lingers so that the answer reaches the client before u is closed.
 func (c *Conn) refuse(ctx context.Context, ref *refusal, bound time.Time) error {
-	body := ref.why + "\n"
 	c.takeWriteBuf()
-	b := c.out.buf[:0]
-	b = append(b, "HTTP/1.1 "...)
-	b = strconv.AppendInt(b, int64(ref.status), 10)
-	b = append(b, ' ')
-	b = append(b, http.StatusText(ref.status)...)
-	b = append(b, "\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "...)
-	b = strconv.AppendInt(b, int64(len(body)), 10)
-	b = append(b, "\r\n"...)
-	b = append(b, ref.extra...)
-	b = append(b, "\r\n"...)
-	b = append(b, body...)
+	b := appendRefusal(c.out.buf[:0], ref)
 	if c.writeHead(ctx, b, bound) == nil {
 		c.lingerRefusal(ctx, bound)
 	}

@@ -2,14 +2,10 @@ package ws
 
 import (
 	"bytes"
-	"crypto/rand"
-	"crypto/sha1"
-	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"net/http"
 	"net/textproto"
-	"net/url"
 	"strconv"
 	"strings"
 )
@@ -17,63 +13,6 @@ import (
 // The HTTP/1.1 upgrade (RFC 6455 §4), written and parsed over the
 // connection's own buffers. Parsing is pure: it works on the bytes of a
 // complete head.
-
-const acceptGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
-// RequestKey returns a fresh Sec-WebSocket-Key: 16 random bytes in base64,
-// like libdill's ws_request_key. Errors: only if the system's random source
-// fails.
-func RequestKey() (string, error) {
-	var k [24]byte
-	if err := newKey(&k); err != nil {
-		return "", newError("requestkey", ErrConnReset, err)
-	}
-	return string(k[:]), nil
-}
-
-func newKey(k *[24]byte) error {
-	var nonce [16]byte
-	if _, err := rand.Read(nonce[:]); err != nil {
-		return err
-	}
-	base64.StdEncoding.Encode(k[:], nonce[:])
-	return nil
-}
-
-// ResponseKey returns the Sec-WebSocket-Accept value for a request key:
-// base64(SHA-1(key + GUID)) (RFC 6455 §4.2.2), like libdill's
-// ws_response_key. Errors: ErrProto if requestKey is not the base64
-// encoding of 16 bytes.
-func ResponseKey(requestKey string) (string, error) {
-	if !validKey([]byte(requestKey)) {
-		return "", newError("responsekey", ErrProto, detail("key is not a base64 16-byte nonce"))
-	}
-	var a [28]byte
-	acceptKey(&a, []byte(requestKey))
-	return string(a[:]), nil
-}
-
-// strictBase64 is never modified: Strict returns an Encoding by value,
-// too large to copy on every call.
-var strictBase64 = base64.StdEncoding.Strict()
-
-// validKey reports whether k is the base64 encoding of 16 bytes.
-func validKey(k []byte) bool {
-	if len(k) != 24 {
-		return false
-	}
-	var dst [18]byte
-	n, err := strictBase64.Decode(dst[:], k)
-	return err == nil && n == 16
-}
-
-func acceptKey(dst *[28]byte, key []byte) {
-	h := sha1.New()
-	h.Write(key)
-	h.Write([]byte(acceptGUID))
-	var sum [sha1.Size]byte
-	base64.StdEncoding.Encode(dst[:], h.Sum(sum[:0]))
-}
 
 // headEnd returns the length of the HTTP head at the start of b, through
 // its blank line, or -1 if b does not hold all of it yet.
@@ -270,116 +209,6 @@ func checkUpgrade(r *request) *refusal {
 	return nil
 }
 
-// checkOrigin applies the origin policy: cfg.CheckOrigin on the request
-// req builds, or else same-origin.
-func checkOrigin(cfg *Config, origin, host []byte, req func() *http.Request) *refusal {
-	if cfg != nil && cfg.CheckOrigin != nil {
-		if !cfg.CheckOrigin(req()) {
-			return &refusal{http.StatusForbidden, "origin refused", ""}
-		}
-	} else if len(origin) > 0 && !sameOrigin(string(origin), string(host)) {
-		return &refusal{http.StatusForbidden, "cross-origin request refused", ""}
-	}
-	return nil
-}
-
-// httpRequest builds the *http.Request (without a body) that CheckOrigin
-// sees.
-func (r *request) httpRequest() *http.Request {
-	req, err := http.NewRequest(string(r.method), "http://"+string(r.host)+string(r.target), nil)
-	if err != nil {
-		// A target or Host that net/url refuses: CheckOrigin still gets
-		// a request with a URL and a Header to read.
-		req = &http.Request{Method: string(r.method), URL: &url.URL{}, Header: make(http.Header)}
-	}
-	req.Host = string(r.host)
-	req.RequestURI = string(r.target)
-	req.Proto = string(r.proto)
-	req.ProtoMajor, req.ProtoMinor = 1, 1
-	i := bytes.Index(r.head, []byte("\r\n"))
-	fields(r.head[i+2:], func(name, v []byte) bool {
-		req.Header.Add(string(name), string(v))
-		return true
-	})
-	return req
-}
-
-// sameOrigin reports whether an Origin field names host (host[:port],
-// compared without regard to case).
-func sameOrigin(origin, host string) bool {
-	i := strings.Index(origin, "://")
-	if i < 0 {
-		return false
-	}
-	return strings.EqualFold(origin[i+3:], host)
-}
-
-// matchOrigin reports whether origin matches an allowed entry: equal
-// without regard to case, or for "*.domain", a subdomain on any scheme.
-func matchOrigin(allowed, origin string) bool {
-	if strings.EqualFold(allowed, origin) {
-		return true
-	}
-	if suffix, ok := strings.CutPrefix(allowed, "*."); ok {
-		i := strings.Index(origin, "://")
-		if i < 0 {
-			return false
-		}
-		h := origin[i+3:]
-		if j := strings.LastIndexByte(h, ':'); j >= 0 {
-			h = h[:j]
-		}
-		return len(h) > len(suffix)+1 && strings.EqualFold(h[len(h)-len(suffix):], suffix) && h[len(h)-len(suffix)-1] == '.'
-	}
-	return false
-}
-
-// validTarget reports whether a request target holds no white space and
-// no control characters, a bare CR or LF above all (RFC 7230 §3.1.1). Like
-// net/http, it lets bytes over 0x7F through.
-func validTarget(t []byte) bool {
-	if len(t) == 0 {
-		return false
-	}
-	for _, c := range t {
-		if c <= ' ' || c == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-// pickSubprotocol returns the first of ours that the client offered.
-// Subprotocol names compare exactly, as the client checks the answer
-// (checkResponse) and as browsers do: a server that matched "chat" to
-// an offered "Chat" would answer a name the client did not offer.
-func pickSubprotocol(ours []string, offered [][]byte) string {
-	for _, p := range ours {
-		for _, v := range offered {
-			if offers(v, p) {
-				return p
-			}
-		}
-	}
-	return ""
-}
-
-// offers reports whether the comma-separated list v contains p exactly.
-func offers(v []byte, p string) bool {
-	for len(v) > 0 {
-		var t []byte
-		if i := bytes.IndexByte(v, ','); i >= 0 {
-			t, v = v[:i], v[i+1:]
-		} else {
-			t, v = v, nil
-		}
-		if string(trimOWS(t)) == p {
-			return true
-		}
-	}
-	return false
-}
-
 // response is what a client needs from the server's answer.
 type response struct {
 	status     []byte
@@ -574,6 +403,22 @@ func appendSwitching(b []byte, key []byte, proto, ext string, cfg *Config) []byt
 	b = appendField(b, "Sec-WebSocket-Protocol", proto)
 	b = appendField(b, "Sec-WebSocket-Extensions", ext)
 	return appendHeader(b, cfg)
+}
+
+// appendRefusal appends the HTTP error answer to a failed upgrade, with a
+// plain-text body giving the reason, and Connection: close.
+func appendRefusal(b []byte, ref *refusal) []byte {
+	body := ref.why + "\n"
+	b = append(b, "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(ref.status), 10)
+	b = append(b, ' ')
+	b = append(b, http.StatusText(ref.status)...)
+	b = append(b, "\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "...)
+	b = strconv.AppendInt(b, int64(len(body)), 10)
+	b = append(b, "\r\n"...)
+	b = append(b, ref.extra...)
+	b = append(b, "\r\n"...)
+	return append(b, body...)
 }
 
 // appendFields appends h's fields, skipping unsendable ones and those the
