@@ -119,7 +119,7 @@ func (cfg *Config) dialOn(ctx context.Context, op string, raw net.Conn, t *targe
 	}
 	u.SetDeadline(time.Time{}) // the handshake sets its own from ctx
 	h := clientHello{resource: t.resource, host: t.host, header: t.header}
-	h.answer = func(head, rest []byte) error {
+	h.answer = func(head, rest []byte) (err error) {
 		resp, err = t.response(ctx, head, rest, u)
 		return err
 	}

@@ -163,7 +163,7 @@ func (b *bench) dial(e *env) ([]*ws.Conn, int) {
 			}
 			code := fail(e, "bench", exitHandshake, libError(err))
 			if resp != nil {
-				fmt.Fprintf(e.stderr, "ws: bench: server answered %s %s\n", resp.Proto, resp.Status)
+				fmt.Fprintf(e.stderr, "ws: bench: server answered %s %s\n", escapeLine(resp.Proto), escapeLine(resp.Status))
 			}
 			return nil, code
 		}
