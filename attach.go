@@ -251,20 +251,20 @@ func (c *Conn) handshakeClient(ctx context.Context, cfg *Config, h *clientHello,
 	resource, host := h.resource, h.host
 	if resource == "" || !validFieldValue(resource) || strings.ContainsAny(resource, " \t") ||
 		host == "" || !validFieldValue(host) {
-		return &opError{kind: ErrInvalid, cause: detail("resource or host cannot be sent")}
+		return newError("", ErrInvalid, detail("resource or host cannot be sent"))
 	}
 	var offered []string
 	if cfg != nil {
 		offered = cfg.Subprotocols
 		for _, p := range offered {
 			if !validToken(p) {
-				return &opError{kind: ErrInvalid, cause: detail("subprotocol is not a token")}
+				return newError("", ErrInvalid, detail("subprotocol is not a token"))
 			}
 		}
 	}
 	var key [24]byte
 	if err := newKey(&key); err != nil {
-		return &opError{kind: ErrConnReset, cause: err}
+		return newError("", ErrConnReset, err)
 	}
 	z := cfg.compression()
 	ext := ""
@@ -287,15 +287,15 @@ func (c *Conn) handshakeClient(ctx context.Context, cfg *Config, h *clientHello,
 	}
 	var resp response
 	if !parseResponse(c.in.buf[:n], &resp) {
-		return &opError{kind: ErrProto, cause: detail("malformed handshake response")}
+		return newError("", ErrProto, detail("malformed handshake response"))
 	}
 	proto, cerr := checkResponse(&resp, key[:], offered)
 	if cerr != nil {
-		return &opError{kind: ErrProto, cause: cerr}
+		return newError("", ErrProto, cerr)
 	}
 	dp, derr := acceptedDeflate(z, resp.extValues)
 	if derr != nil {
-		return &opError{kind: ErrProto, cause: derr}
+		return newError("", ErrProto, derr)
 	}
 	c.in.r = n
 	c.meta = connMeta{resource: resource, host: host, subprotocol: proto, deflate: dp}
@@ -362,7 +362,7 @@ func (c *Conn) refuse(ctx context.Context, ref *refusal, bound time.Time) error 
 	if c.writeHead(ctx, b, bound) == nil {
 		c.lingerRefusal(ctx, bound)
 	}
-	return &opError{kind: ErrProto, cause: ref}
+	return newError("", ErrProto, ref)
 }
 
 // Bounds of the lingering close after a refusal.
@@ -424,7 +424,7 @@ func (c *Conn) headError(ctx context.Context, err error, bound time.Time) error 
 	if kind == ErrConnReset && !bound.IsZero() && errors.Is(err, os.ErrDeadlineExceeded) {
 		kind, cause = ErrTimedOut, errHandshakeTimeout
 	}
-	return &opError{kind: kind, cause: cause}
+	return newError("", kind, cause)
 }
 
 // readHead reads until the read buffer holds a whole HTTP head and returns
@@ -445,7 +445,7 @@ func (c *Conn) readHead(ctx context.Context, limit int, bound time.Time) (int, e
 		scanned = c.in.w
 		if c.in.w >= min(len(c.in.buf), limit) {
 			if c.in.w >= limit {
-				return 0, &opError{kind: ErrProto, cause: errHandshakeSize}
+				return 0, newError("", ErrProto, errHandshakeSize)
 			}
 			bigger := make([]byte, min(limit, 4*len(c.in.buf)))
 			copy(bigger, c.in.buf[:c.in.w])

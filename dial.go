@@ -251,9 +251,9 @@ func (cfg *Config) netDial(ctx context.Context, addr string) (net.Conn, error) {
 	}
 	if err != nil {
 		if k := ctxKind(ctx, err); k != nil {
-			return nil, &opError{kind: k, cause: err}
+			return nil, newError("", k, err)
 		}
-		return nil, &opError{kind: ErrConnReset, cause: err}
+		return nil, newError("", ErrConnReset, err)
 	}
 	return u, nil
 }
@@ -266,10 +266,10 @@ func (cfg *Config) proxyURL(ctx context.Context, t *target) (*url.URL, error) {
 	}
 	p, err := proxy(t.request(ctx))
 	if err != nil {
-		return nil, &opError{kind: ErrInvalid, cause: err}
+		return nil, newError("", ErrInvalid, err)
 	}
 	if p != nil && p.Scheme != "http" && p.Scheme != "https" {
-		return nil, &opError{kind: ErrInvalid, cause: detail("proxy scheme " + strconv.Quote(p.Scheme) + " is not supported; use http or https")}
+		return nil, newError("", ErrInvalid, detail("proxy scheme "+strconv.Quote(p.Scheme)+" is not supported; use http or https"))
 	}
 	return p, nil
 }
@@ -329,16 +329,16 @@ func (cfg *Config) startTLS(ctx context.Context, u net.Conn, serverName string, 
 	// connection through its deadlines.
 	if err := c.Handshake(); err != nil {
 		if k := ctxKind(ctx, err); k != nil {
-			return nil, &opError{kind: k}
+			return nil, newError("", k, nil)
 		}
 		if cause, ok := tlsCause(err); ok {
-			return nil, &opError{kind: ErrProto, cause: cause}
+			return nil, newError("", ErrProto, cause)
 		}
 		var ne net.Error
 		if errors.Is(err, io.EOF) || errors.As(err, &ne) {
-			return nil, &opError{kind: ErrConnReset, cause: err}
+			return nil, newError("", ErrConnReset, err)
 		}
-		return nil, &opError{kind: ErrProto, cause: err}
+		return nil, newError("", ErrProto, err)
 	}
 	return c, nil
 }
@@ -374,7 +374,7 @@ func tlsCause(err error) (cause error, ok bool) {
 func tlsFailure(err error) error {
 	if e, ok := err.(*opError); ok && e.kind == ErrConnReset {
 		if cause, ok := tlsCause(e.cause); ok {
-			return &opError{op: e.op, kind: ErrProto, cause: cause}
+			return newError(e.op, ErrProto, cause)
 		}
 	}
 	return err
@@ -397,15 +397,15 @@ func (cfg *Config) tunnel(ctx context.Context, u net.Conn, t *target, p *url.URL
 	req := &http.Request{Method: http.MethodConnect, URL: &url.URL{Host: t.addr}, Host: t.addr, Header: make(http.Header)}
 	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(head)), req.WithContext(ctx))
 	if err != nil {
-		return nil, &opError{kind: ErrProto, cause: errors.Join(detail("malformed proxy response"), err)}
+		return nil, newError("", ErrProto, errors.Join(detail("malformed proxy response"), err))
 	}
 	if resp.StatusCode/100 != 2 {
 		readBody(resp, head, rest, u)
-		return resp, &opError{kind: ErrProto, cause: detail("proxy answered CONNECT with " + resp.Status)}
+		return resp, newError("", ErrProto, detail("proxy answered CONNECT with "+resp.Status))
 	}
 	resp.Body.Close()
 	if len(rest) > 0 {
-		return nil, &opError{kind: ErrProto, cause: detail("proxy sent data before the tunnel was used")}
+		return nil, newError("", ErrProto, detail("proxy sent data before the tunnel was used"))
 	}
 	return nil, nil
 }
@@ -416,7 +416,7 @@ func (cfg *Config) tunnel(ctx context.Context, u net.Conn, t *target, p *url.URL
 func (t *target) response(ctx context.Context, head, rest []byte, u net.Conn) (*http.Response, error) {
 	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(head)), t.request(ctx))
 	if err != nil {
-		return nil, &opError{kind: ErrProto, cause: detail("malformed handshake response")}
+		return nil, newError("", ErrProto, detail("malformed handshake response"))
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		resp.Body = http.NoBody
@@ -438,7 +438,7 @@ func readHead(ctx context.Context, u net.Conn, limit int) (head, rest []byte, er
 	for {
 		if len(buf) == cap(buf) {
 			if len(buf) >= limit {
-				return nil, nil, &opError{kind: ErrProto, cause: errHandshakeSize}
+				return nil, nil, newError("", ErrProto, errHandshakeSize)
 			}
 			buf = slices.Grow(buf, min(cap(buf), limit-len(buf)))
 		}
@@ -469,10 +469,10 @@ func readBody(resp *http.Response, head, rest []byte, u net.Conn) {
 // ioError classifies an I/O error of the handshake.
 func ioError(ctx context.Context, err error) error {
 	if k := ctxKind(ctx, err); k != nil {
-		return &opError{kind: k}
+		return newError("", k, nil)
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return &opError{kind: ErrConnReset, cause: errEOF}
+		return newError("", ErrConnReset, errEOF)
 	}
-	return &opError{kind: ErrConnReset, cause: err}
+	return newError("", ErrConnReset, err)
 }

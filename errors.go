@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 )
 
@@ -86,6 +87,18 @@ func (e *opError) Timeout() bool { return e.kind == ErrTimedOut }
 // op may be "" below the API layer, where withOp fills it in.
 func newError(op string, kind, cause error) error {
 	return &opError{op: op, kind: kind, cause: cause}
+}
+
+// peerText is text the peer sent, for an error message: as is when it is
+// printable ASCII, quoted with escapes otherwise, so that printing an
+// error never sends the peer's control characters to a terminal.
+func peerText(b []byte) string {
+	for _, c := range b {
+		if c < 0x20 || c >= 0x7f {
+			return strconv.Quote(string(b))
+		}
+	}
+	return string(b)
 }
 
 // detail is a static error message used as a cause.

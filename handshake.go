@@ -273,10 +273,10 @@ func parseResponse(head []byte, r *response) bool {
 func checkResponse(r *response, key []byte, offered []string) (string, error) {
 	switch {
 	case r.code/100 == 3 && len(r.location) > 0:
-		return "", errors.New("server answered " + string(r.status) + ", redirecting to " +
+		return "", errors.New("server answered " + peerText(r.status) + ", redirecting to " +
 			strconv.Quote(string(r.location)) + "; redirects are not followed")
 	case r.code != http.StatusSwitchingProtocols:
-		return "", detail("server answered " + string(r.status))
+		return "", detail("server answered " + peerText(r.status))
 	case !r.upgrade:
 		return "", detail("response Upgrade lacks websocket")
 	case !r.connection:
