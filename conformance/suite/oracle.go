@@ -135,7 +135,9 @@ func InflateMessage(data, hist []byte, windowBits, maxOut int, partial bool) (In
 				r.Final = true
 				return nil
 			}
-			if br.atEnd() {
+			if br.atEnd() && (!partial || br.n < 3) {
+				// A prefix may end with the start of the next block:
+				// its header alone can make the data corrupt (type 3).
 				return nil
 			}
 		}
