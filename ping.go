@@ -1,0 +1,211 @@
+package ws
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// event is a one-shot signal that goroutines wait on with a ctx.
+type event struct {
+	mu   sync.Mutex
+	done bool
+	ch   chan struct{}
+}
+
+func (e *event) fire() {
+	e.mu.Lock()
+	if !e.done {
+		e.done = true
+		if e.ch != nil {
+			close(e.ch)
+		}
+	}
+	e.mu.Unlock()
+}
+
+// wait returns a channel closed once the event fired.
+func (e *event) wait() <-chan struct{} {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.ch == nil {
+		e.ch = make(chan struct{})
+		if e.done {
+			close(e.ch)
+		}
+	}
+	return e.ch
+}
+
+// pingState is the Ping in progress: the payload it waits for and the
+// channel its pong closes.
+type pingState struct {
+	busy atomic.Bool // one Ping at a time
+	seq  uint64      // Ping's own
+	mu   sync.Mutex
+	want [8]byte
+	pong chan struct{} // nil unless a Ping waits
+}
+
+// answered closes the waiting Ping's channel if p is its payload.
+// Receive side.
+func (s *pingState) answered(p []byte) {
+	s.mu.Lock()
+	if s.pong != nil && bytes.Equal(p, s.want[:]) {
+		close(s.pong)
+		s.pong = nil
+	}
+	s.mu.Unlock()
+}
+
+// pingRetry is how often a Ping waiting for its pong checks whether it
+// can read the pong itself: the goroutine that was receiving may have
+// stopped.
+const pingRetry = 20 * time.Millisecond
+
+// Ping sends a ping and returns its round trip once the matching pong
+// arrived (RFC 6455 §5.5.2, §5.5.3). libdill has no counterpart. It blocks
+// until then or until ctx ends.
+//
+// The ping goes out between the frames of a concurrent send. Pongs are
+// read by the receive side: while another goroutine is in Recv (or
+// reading a message), that receive sees the pong and Ping returns. When
+// nothing is receiving, Ping reads the control frames that come first
+// itself (answering pings, taking the peer's close), and stops at a data
+// message, which it leaves unread for the next receive call: a pong queued
+// behind that message is read once a receive call has taken the message.
+// Pings sent by the keepalive (Config.PingInterval) and pongs that answer
+// them do not disturb Ping.
+//
+// Errors:
+//   - ErrBusy if another Ping is in progress;
+//   - ErrTimedOut or ErrCanceled when ctx ends: the connection stays
+//     usable;
+//   - CloseError (ErrPipe) if the peer's close arrived first; ErrPipe after
+//     Done;
+//   - ErrConnReset if the connection failed; net.ErrClosed after Close or
+//     Detach.
+func (c *Conn) Ping(ctx context.Context) (time.Duration, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, newError("ping", ctxKind(ctx, err), nil)
+	}
+	if c.closed.Load() {
+		return 0, newError("ping", net.ErrClosed, nil)
+	}
+	s := &c.ping
+	if !s.busy.CompareAndSwap(false, true) {
+		return 0, newError("ping", ErrBusy, nil)
+	}
+	defer s.busy.Store(false)
+	s.seq++
+	pong := make(chan struct{})
+	s.mu.Lock()
+	binary.BigEndian.PutUint64(s.want[:], s.seq^uint64(time.Now().UnixNano()))
+	payload := s.want
+	s.pong = pong
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.pong = nil
+		s.mu.Unlock()
+	}()
+	start := time.Now()
+	if err := c.writePing(ctx, payload[:]); err != nil {
+		return 0, withOp("ping", err)
+	}
+	for {
+		select {
+		case <-pong:
+			return time.Since(start), nil
+		default:
+		}
+		if c.in.busy.CompareAndSwap(false, true) {
+			err := c.readControl(ctx, pong)
+			c.leaveRecv()
+			switch {
+			case err == nil:
+				return time.Since(start), nil
+			case err != errDataNext:
+				return 0, withOp("ping", err)
+			}
+			// A message is next: a receive call must read past it; then
+			// the pong may be next, for this loop to read.
+		}
+		t := time.NewTimer(pingRetry)
+		select {
+		case <-pong:
+			t.Stop()
+			return time.Since(start), nil
+		case <-ctx.Done():
+			t.Stop()
+			return 0, newError("ping", ctxKind(ctx, ctx.Err()), nil)
+		case <-t.C:
+		}
+	}
+}
+
+// writePing writes a ping with payload p under the frame lock.
+func (c *Conn) writePing(ctx context.Context, p []byte) error {
+	stop, err := c.lockWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.unlockWrite(stop)
+	if err := c.writable(); err != nil {
+		return err
+	}
+	if err := c.writeControl(opPing, p); err != nil {
+		return c.sendResult(ctx, 0, err)
+	}
+	return nil
+}
+
+// readControl reads and handles control frames until pong is closed, a
+// data frame is next (errDataNext; it stays unread) or ctx ends. It holds
+// the receive side. Control frames are consumed only whole, so a timeout
+// leaves the connection usable.
+func (c *Conn) readControl(ctx context.Context, pong <-chan struct{}) error {
+	in := &c.in
+	if c.kaFailed.Load() && in.err == nil {
+		in.err = errKeepalive
+	}
+	switch {
+	case in.peer.closed.Load():
+		return CloseError{in.peer.code, in.peer.reason}
+	case in.err != nil:
+		return newError("", ErrConnReset, in.err)
+	}
+	in.limit = in.maxMsg
+	stop := c.armRead(ctx)
+	defer c.disarmRead(stop)
+	for {
+		select {
+		case <-pong:
+			return nil
+		default:
+		}
+		err := c.readFrames(true)
+		if err == nil {
+			continue
+		}
+		if err == errDataNext {
+			return err
+		}
+		if e, ok := err.(CloseError); ok {
+			select {
+			case <-pong: // answered before the close
+				return nil
+			default:
+			}
+			return e
+		}
+		if k := ctxKind(ctx, err); k != nil && !c.kaFailed.Load() {
+			return newError("", k, nil) // nothing was consumed in part
+		}
+		return c.recvError(ctx, "", err)
+	}
+}
