@@ -72,7 +72,7 @@ func (c *Conn) Detach(ctx context.Context, code StatusCode, reason string) (net.
 	}
 	defer c.leaveSend()
 	in := &c.in
-	if !in.busy.CompareAndSwap(false, true) {
+	if !in.busy.CompareAndSwap(false, true) && !c.takeFromPing() {
 		return nil, newError("detach", ErrBusy, nil)
 	}
 	defer c.leaveRecv()

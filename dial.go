@@ -121,6 +121,10 @@ func (cfg *Config) dialOn(ctx context.Context, op string, raw net.Conn, t *targe
 	h := clientHello{resource: t.resource, host: t.host, header: t.header}
 	h.answer = func(head, rest []byte) (err error) {
 		resp, err = t.response(ctx, head, rest, u)
+		if err == nil && resp.Body != http.NoBody {
+			h.body, _ = io.ReadAll(resp.Body) // at most maxErrorBody
+			resp.Body = io.NopCloser(bytes.NewReader(h.body))
+		}
 		return err
 	}
 	c, err := cfg.attachClient(ctx, op, u, flags, nil, &h)
@@ -253,7 +257,9 @@ func (cfg *Config) netDial(ctx context.Context, addr string) (net.Conn, error) {
 		if k := ctxKind(ctx, err); k != nil {
 			return nil, newError("", k, err)
 		}
-		return nil, newError("", ErrConnReset, err)
+		// Refused, unreachable, no such host: no errno of libdill's
+		// says it, so none is claimed; the net error says it all.
+		return nil, newError("", nil, err)
 	}
 	return u, nil
 }

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,11 +46,13 @@ func (e *event) wait() <-chan struct{} {
 // pingState is the Ping in progress: the payload it waits for and the
 // channel its pong closes.
 type pingState struct {
-	busy atomic.Bool // one Ping at a time
-	seq  uint64      // Ping's own
-	mu   sync.Mutex
-	want [8]byte
-	pong chan struct{} // nil unless a Ping waits
+	busy    atomic.Bool // one Ping at a time
+	reading atomic.Bool // Ping holds the receive side to read its pong
+	yield   atomic.Bool // a receive call wants the receive side back
+	seq     uint64      // Ping's own
+	mu      sync.Mutex
+	want    [8]byte
+	pong    chan struct{} // nil unless a Ping waits
 }
 
 // answered closes the waiting Ping's channel if p is its payload.
@@ -78,8 +82,10 @@ const pingRetry = 20 * time.Millisecond
 // itself (answering pings, taking the peer's close), and stops at a data
 // message, which it leaves unread for the next receive call: a pong queued
 // behind that message is read once a receive call has taken the message.
-// Pings sent by the keepalive (Config.PingInterval) and pongs that answer
-// them do not disturb Ping.
+// A receive call made while Ping reads takes the receive side back at
+// once (Ping then waits for its pong from that receive), so Ping never
+// makes a receive loop fail with ErrBusy. Pings sent by the keepalive
+// (Config.PingInterval) and pongs that answer them do not disturb Ping.
 //
 // Errors:
 //   - ErrBusy if another Ping is in progress;
@@ -123,9 +129,17 @@ func (c *Conn) Ping(ctx context.Context) (time.Duration, error) {
 			return time.Since(start), nil
 		default:
 		}
-		if c.in.busy.CompareAndSwap(false, true) {
+		s.reading.Store(true) // before taking the side: a receive call then asks to yield
+		if !c.in.busy.CompareAndSwap(false, true) {
+			s.reading.Store(false)
+		} else {
 			err := c.readControl(ctx, pong)
+			s.yield.Store(false)
 			c.leaveRecv()
+			s.reading.Store(false) // after letting go: see takeFromPing
+			if err == errYield {
+				err = errDataNext // a receive call reads on: wait as for a message
+			}
 			switch {
 			case err == nil:
 				return time.Since(start), nil
@@ -146,6 +160,33 @@ func (c *Conn) Ping(ctx context.Context) (time.Duration, error) {
 		case <-t.C:
 		}
 	}
+}
+
+// errYield is readControl's answer when a receive call wants the receive
+// side: Ping lets go and waits for its pong from that receive.
+var errYield = errors.New("ws: receive side wanted")
+
+// takeFromPing gives a receive call that found the receive side taken
+// the side, if Ping holds it to read its pong: Ping is woken and lets go
+// (it then waits for its pong from this receive). It reports whether the
+// side was taken.
+func (c *Conn) takeFromPing() bool {
+	s := &c.ping
+	if !s.reading.Load() {
+		return false
+	}
+	s.yield.Store(true)
+	c.in.dl.expire(c.u.SetReadDeadline)
+	for end := time.Now().Add(time.Second); time.Now().Before(end); {
+		if c.in.busy.CompareAndSwap(false, true) {
+			return true
+		}
+		if !s.reading.Load() && c.in.busy.Load() {
+			return false // someone else took it
+		}
+		time.Sleep(20 * time.Microsecond)
+	}
+	return false
 }
 
 // writePing writes a ping with payload p under the frame lock.
@@ -188,7 +229,13 @@ func (c *Conn) readControl(ctx context.Context, pong <-chan struct{}) error {
 			return nil
 		default:
 		}
+		if c.ping.yield.Load() {
+			return errYield
+		}
 		err := c.readFrames(true)
+		if err != nil && c.ping.yield.Load() {
+			return errYield // woken for a receive call; nothing was consumed in part
+		}
 		if err == nil {
 			continue
 		}
@@ -203,8 +250,13 @@ func (c *Conn) readControl(ctx context.Context, pong <-chan struct{}) error {
 			}
 			return e
 		}
-		if k := ctxKind(ctx, err); k != nil && !c.kaFailed.Load() {
-			return newError("", k, nil) // nothing was consumed in part
+		if !c.kaFailed.Load() {
+			if err := ctx.Err(); err != nil {
+				return newError("", ctxKind(ctx, err), nil) // nothing was consumed in part
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return errYield // woken by takeFromPing
+			}
 		}
 		return c.recvError(ctx, "", err)
 	}

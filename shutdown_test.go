@@ -351,3 +351,61 @@ func TestRecvMessage(t *testing.T) {
 }
 
 var _ = os.Getenv
+
+// TestPingBesideReceiveLoop: Ping from one goroutine while another loops
+// in Recv never makes that loop fail with ErrBusy, and every message
+// arrives.
+func TestPingBesideReceiveLoop(t *testing.T) {
+	a, b := loopPair(t)
+	cl, sv := shutPair(t, a, b)
+	answered := echoUntilClose(sv)
+	ctx := withDeadline(t, 20*time.Second)
+	const n = 200
+	got := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 64)
+		for i := 0; i < n; i++ {
+			k, _, err := cl.Recv(ctx, buf)
+			if err != nil {
+				got <- err
+				return
+			}
+			if want := fmt.Sprint("m", i); string(buf[:k]) != want {
+				got <- fmt.Errorf("got %q, want %q", buf[:k], want)
+				return
+			}
+		}
+		got <- nil
+	}()
+	pings := make(chan error, 1)
+	go func() {
+		for i := 0; i < 50; i++ {
+			if _, err := cl.Ping(ctx); err != nil {
+				pings <- err
+				return
+			}
+		}
+		pings <- nil
+	}()
+	for i := 0; i < n; i++ {
+		if err := cl.Send(ctx, ws.Text, []byte(fmt.Sprint("m", i))); err != nil {
+			t.Fatal(err)
+		}
+		if i%20 == 0 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if err := waitFor(t, "receive loop", got); err != nil {
+		t.Fatal(err)
+	}
+	// Pings that find nothing receiving read their pongs themselves.
+	if err := waitFor(t, "pings", pings); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Shutdown(ctx, 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitFor(t, "answer", answered); err != nil {
+		t.Fatal(err)
+	}
+}
