@@ -151,6 +151,7 @@ var (
 	errFragControl   = protoErr("fragmented control frame")
 	errBigControl    = protoErr("control frame payload over 125 bytes")
 	errBadLength     = protoErr("64-bit payload length with the most significant bit set")
+	errNonMinimal    = protoErr("payload length not in its minimal encoding (RFC 6455 §5.2)")
 	errNoMessage     = protoErr("continuation frame outside a fragmented message")
 	errNested        = protoErr("new data frame inside a fragmented message")
 	errUnmasked      = protoErr("unmasked frame from a client")
