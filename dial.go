@@ -168,6 +168,9 @@ func (cfg *Config) newTarget(rawURL string) (*target, error) {
 	if port == "" {
 		port = defaultPort(u.Scheme)
 	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return nil, detail("URL port " + strconv.Quote(port) + " is not a port (1–65535)")
+	}
 	t.addr = net.JoinHostPort(t.hostname, port)
 	t.host = strings.TrimSuffix(u.Host, ":")
 	if zone, end := strings.IndexByte(t.host, '%'), strings.IndexByte(t.host, ']'); 0 <= zone && zone < end {

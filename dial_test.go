@@ -168,7 +168,7 @@ func TestDialInvalid(t *testing.T) {
 	}}
 	for _, u := range []string{
 		"", "example.com", "ftp://example.com/", "ws://", "ws:///path", "ws:example.com",
-		"ws://exa mple.com/", "ws://[::1/", "ws://example.com:port/", "ws://bücher.example/",
+		"ws://exa mple.com/", "ws://[::1/", "ws://example.com:port/", "ws://example.com:99999/", "ws://example.com:0/", "ws://bücher.example/",
 	} {
 		_, resp, err := cfg.Dial(context.Background(), u, 0)
 		if !errors.Is(err, ws.ErrInvalid) || resp != nil {
