@@ -30,8 +30,16 @@ func (c *Conn) Done(ctx context.Context, code StatusCode, reason string) error {
 }
 
 // sendClose writes our close frame under the frame lock, bounded by ctx.
-// Caller holds the send side.
 func (c *Conn) sendClose(ctx context.Context, code StatusCode, reason string) error {
+	var p [maxControl]byte
+	n := putClose(p[:], code, reason)
+	return c.sendControl(ctx, opClose, p[:n])
+}
+
+// sendControl writes a control frame under the frame lock, bounded by
+// ctx, as a data frame is: a timeout before its first byte leaves the
+// connection usable. A close frame ends the send side (ErrPipe after it).
+func (c *Conn) sendControl(ctx context.Context, op byte, p []byte) error {
 	stop, err := c.lockWrite(ctx)
 	if err != nil {
 		return err
@@ -40,13 +48,13 @@ func (c *Conn) sendClose(ctx context.Context, code StatusCode, reason string) er
 	if err := c.writable(); err != nil {
 		return err
 	}
-	var p [maxControl]byte
-	n := putClose(p[:], code, reason)
-	if err := c.writeControl(opClose, p[:n]); err != nil {
+	if err := c.writeControl(op, p); err != nil {
 		return c.sendResult(ctx, 0, err)
 	}
-	c.out.done = true
-	c.out.closeSent.Store(true)
+	if op == opClose {
+		c.out.done = true
+		c.out.closeSent.Store(true)
+	}
 	return nil
 }
 

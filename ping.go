@@ -120,7 +120,7 @@ func (c *Conn) Ping(ctx context.Context) (time.Duration, error) {
 		s.mu.Unlock()
 	}()
 	start := time.Now()
-	if err := c.writePing(ctx, payload[:]); err != nil {
+	if err := c.sendControl(ctx, opPing, payload[:]); err != nil {
 		return 0, withOp("ping", err)
 	}
 	for {
@@ -187,22 +187,6 @@ func (c *Conn) takeFromPing() bool {
 		time.Sleep(20 * time.Microsecond)
 	}
 	return false
-}
-
-// writePing writes a ping with payload p under the frame lock.
-func (c *Conn) writePing(ctx context.Context, p []byte) error {
-	stop, err := c.lockWrite(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.unlockWrite(stop)
-	if err := c.writable(); err != nil {
-		return err
-	}
-	if err := c.writeControl(opPing, p); err != nil {
-		return c.sendResult(ctx, 0, err)
-	}
-	return nil
 }
 
 // readControl reads and handles control frames until pong is closed, a
