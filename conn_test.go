@@ -577,17 +577,16 @@ func TestStreaming(t *testing.T) {
 	ctx := context.Background()
 	cl, sv := wsPair(t, 0)
 	msg := pattern(100000)
-	go func() {
+	wait := async(t, func() error {
 		w, err := cl.Writer(ctx, Text)
 		if err != nil {
-			t.Error(err)
-			return
+			return err
 		}
 		for i := 0; i < len(msg); i += 7000 {
 			w.Write(msg[i:min(i+7000, len(msg))])
 		}
-		w.Close()
-	}()
+		return w.Close()
+	})
 	f, r, err := sv.Reader(ctx)
 	if err != nil || f != Text {
 		t.Fatal(err)
@@ -596,11 +595,17 @@ func TestStreaming(t *testing.T) {
 	if err != nil || !bytes.Equal(got, msg) {
 		t.Fatal(len(got), err)
 	}
+	// The writer must be done before the next send: one still closing
+	// would make it ErrBusy, and the receive below wait for ever.
+	wait()
 	// An unfinished message is dropped by the next call.
-	go func() {
-		cl.Send(ctx, Binary, msg)
-		cl.Send(ctx, Binary, []byte("next"))
-	}()
+	wait = async(t, func() error {
+		if err := cl.Send(ctx, Binary, msg); err != nil {
+			return err
+		}
+		return cl.Send(ctx, Binary, []byte("next"))
+	})
+	defer wait()
 	_, r, _ = sv.Reader(ctx)
 	r.Read(make([]byte, 10))
 	buf := make([]byte, 8)

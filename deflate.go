@@ -109,39 +109,123 @@ func (z *deflater) compress(bufs [][]byte, final bool) []byte {
 	return out
 }
 
-// The tail that completes a message's compressed data: the 0x00 0x00 0xff
-// 0xff the sender removed, then an empty final block so that the reader
-// ends cleanly (RFC 7692 §7.2.2).
-const inflateTail = "\x00\x00\xff\xff\x01\x00\x00\xff\xff"
+// The tail that completes a message's compressed data (RFC 7692 §7.2.2):
+// the 0x00 0x00 0xff 0xff the sender removed: the LEN and NLEN of the
+// empty stored block that ends the sender's data (its 3-bit header is in
+// the payload's last byte). After it, endBlock, an empty final stored
+// block, lets the decompressor end cleanly.
+const (
+	syncMarker = "\x00\x00\xff\xff"
+	endBlock   = "\x01\x00\x00\xff\xff"
+)
+
+// errBadTail: the decompressor did not read the sync marker as the LEN
+// and NLEN of a stored block: the sender's data does not end on a block
+// boundary, and what would be decoded next are bytes it never sent.
+var errBadTail = errors.New("ws: compressed data does not end on a block boundary")
 
 // tailReader feeds a compressed message's payload, then the tail, to the
-// decompressor. It keeps the payload reader's own error, so that a
-// failure of the bytestream is never taken for corrupt data.
+// decompressor. It is an io.ByteReader, so the decompressor takes bytes
+// as it needs them and its reads show how it parses the tail: flate reads
+// a stored block's LEN and NLEN with one Read of the bytes its bit buffer
+// does not hold yet, and Huffman codes and block headers byte by byte. A
+// marker or end block read any other way means the sender's data ended
+// inside a block (errBadTail). It keeps the payload reader's own error,
+// so that a failure of the bytestream is never taken for corrupt data.
 type tailReader struct {
-	r    io.Reader // the payload: io.EOF after the message's last byte
-	tail int       // bytes of the tail given
-	err  error     // the payload reader's failure
+	r      io.Reader // the payload: io.EOF after the message's last byte
+	buf    [512]byte // payload read ahead, for ReadByte
+	i, n   int       // unread payload bytes are buf[i:n]
+	done   bool      // the payload reader said io.EOF
+	marker int       // bytes of syncMarker given
+	end    int       // bytes of endBlock given
+	err    error     // the payload reader's failure, or errBadTail
+}
+
+// more reads payload into buf; false once the payload is all read (or
+// the read failed).
+func (s *tailReader) more() bool {
+	if s.done || s.err != nil {
+		return false
+	}
+	n, err := s.r.Read(s.buf[:])
+	s.i, s.n = 0, n
+	switch {
+	case err == io.EOF:
+		s.done = true
+	case err != nil:
+		s.err = err
+	}
+	return n > 0
+}
+
+func (s *tailReader) ReadByte() (byte, error) {
+	for s.i == s.n {
+		if !s.more() {
+			return s.tailByte()
+		}
+	}
+	b := s.buf[s.i]
+	s.i++
+	return b, nil
+}
+
+// tailByte is a byte past the payload for ReadByte: a prefetch into the
+// bit buffer may take the first marker bytes, the final block's header is
+// read so; anything else is a misparse.
+func (s *tailReader) tailByte() (byte, error) {
+	switch {
+	case s.err != nil:
+		return 0, s.err
+	case s.marker < len(syncMarker) && s.end == 0:
+		b := syncMarker[s.marker]
+		s.marker++
+		return b, nil
+	case s.end == 0:
+		s.end++
+		return endBlock[0], nil
+	case s.end == len(endBlock):
+		return 0, io.EOF
+	}
+	s.err = errBadTail // the end block's LEN and NLEN taken as codes
+	return 0, s.err
 }
 
 func (s *tailReader) Read(p []byte) (int, error) {
-	if s.err != nil {
-		return 0, s.err
+	if len(p) == 0 {
+		return 0, nil
 	}
-	if s.tail == 0 {
+	if s.i < s.n {
+		k := copy(p, s.buf[s.i:s.n])
+		s.i += k
+		return k, nil
+	}
+	if !s.done && s.err == nil {
 		n, err := s.r.Read(p)
-		if err != nil && err != io.EOF {
+		switch {
+		case err == io.EOF:
+			s.done = true
+		case err != nil:
 			s.err = err
 		}
-		if err == nil || n > 0 {
-			return n, err
+		if n > 0 || s.err != nil {
+			return n, s.err
 		}
 	}
-	if s.tail == len(inflateTail) {
+	switch {
+	case s.err != nil:
+		return 0, s.err
+	case s.marker < len(syncMarker) && s.end == 0 && len(p) == len(syncMarker)-s.marker:
+		s.marker = len(syncMarker) // the rest of LEN and NLEN, at once
+		return copy(p, syncMarker[len(syncMarker)-len(p):]), nil
+	case s.end == 1 && len(p) == len(endBlock)-1:
+		s.end = len(endBlock)
+		return copy(p, endBlock[1:]), nil
+	case s.end == len(endBlock):
 		return 0, io.EOF
 	}
-	n := copy(p, inflateTail[s.tail:])
-	s.tail += n
-	return n, nil
+	s.err = errBadTail // stored data running into the tail
+	return 0, s.err
 }
 
 var readerPool sync.Pool
@@ -167,6 +251,8 @@ func (z *inflater) read(src io.Reader, dst []byte) (int, error) {
 		z.keepWindow(dst[:n])
 	}
 	switch {
+	case z.src.err == errBadTail:
+		err = errBadDeflate
 	case z.src.err != nil:
 		// The bytestream failed or timed out. flate then flushes what it
 		// decoded of a cut block, even with a nil error: not data.

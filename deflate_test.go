@@ -353,7 +353,7 @@ func deflateRaw(t testing.TB, p []byte) []byte {
 }
 
 func inflateAll(t testing.TB, z []byte) []byte {
-	r := flate.NewReader(io.MultiReader(bytes.NewReader(z), strings.NewReader(inflateTail)))
+	r := flate.NewReader(io.MultiReader(bytes.NewReader(z), strings.NewReader(syncMarker+endBlock)))
 	out, err := io.ReadAll(r)
 	if err != nil {
 		t.Fatal(err)
