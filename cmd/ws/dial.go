@@ -218,7 +218,6 @@ func libError(err error) error {
 	return errors.New(escapeLine(s))
 }
 
-
 // describeBinary shows a binary payload safely: its length and its first
 // 32 bytes in hex.
 func describeBinary(p []byte) string {
