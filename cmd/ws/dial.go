@@ -36,7 +36,8 @@ subprotocol and extensions.
 
 Interactively (stdin and stdout terminals), lines are typed in a line
 editor: Left/Right, Home/End (Ctrl-A/E), Backspace/Delete, Ctrl-U/K/W,
-Up/Down (Ctrl-P/N) for the history; received messages are printed above
+Up/Down (Ctrl-P/N) for the history, Ctrl-V to type a control
+character; received messages are printed above
 the line being typed, prefixed "< ". Lines starting with "/" are
 commands ("//x" sends "/x"):
   /ping                 show the round trip time
