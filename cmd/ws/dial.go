@@ -1,16 +1,11 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
-	"unicode/utf8"
 
 	"github.com/dillgo/ws"
 )
@@ -19,15 +14,39 @@ const dialDoc = `
 Usage: ws dial [flags] URL
        ws dial [flags] --nohttp HOST:PORT
 
-Connects to a WebSocket server. Each line of stdin is sent as a message
-(text; lines that are not UTF-8, or all lines with --binary, as binary).
-Each message received is printed on stdout: text as is, binary as
-<binary N bytes: 68 65 6c …>. When stdout is a terminal, the control
+Connects to a WebSocket server: a ws:// or wss:// URL, or unix:PATH for a
+server on a Unix socket (the handshake asks for / on host localhost).
+Each line of stdin is sent as a message (text; lines that are not UTF-8,
+or all lines with --binary, as binary). Each message received is printed
+on stdout, in the form --output chooses:
+  text    text as is, binary as <binary N bytes: 68 65 6c …> (the default)
+  raw     the payload bytes exactly, nothing added between messages
+  base64  each payload as one line of standard base64
+  jsonl   one JSON object per line: {"type":"text","data":"hi"}, binary
+          as {"type":"binary","data":BASE64}; with --timestamps a "time"
+          field comes first
+--timestamps prefixes each message (text, base64) with the time it
+arrived (RFC 3339, milliseconds). When stdout is a terminal, the control
 characters of text messages (other than newline and tab) are shown
-escaped (ESC as \x1b); interactively (stdin a terminal too), messages are
-prefixed with "< ". What the server sends and ws dial prints on stderr
-(close reasons, status lines, errors) always has its control characters
-escaped.
+escaped (ESC as \x1b). What the server sends and ws dial prints on stderr
+(close reasons, status lines, heads, errors) always has its control
+characters escaped. -v prints on stderr the request and response heads
+("> " and "< ", a proxy's CONNECT exchange too) and the agreed
+subprotocol and extensions.
+
+Interactively (stdin and stdout terminals), lines are typed in a line
+editor: Left/Right, Home/End (Ctrl-A/E), Backspace/Delete, Ctrl-U/K/W,
+Up/Down (Ctrl-P/N) for the history, Ctrl-V to type a control
+character; received messages are printed above
+the line being typed, prefixed "< ". Lines starting with "/" are
+commands ("//x" sends "/x"):
+  /ping                 show the round trip time
+  /close [CODE [REASON]] send a close with CODE (1000 by default) and
+                        wait (--wait) for the server's
+  /binary HEX           send a binary message (hex digits, spaces allowed)
+  /help                 list the commands
+--ping-interval D sends a WebSocket ping every D (the connection fails
+if the server stops answering) and prints the round trip time on stderr.
 
 When stdin ends (or on the first Ctrl-C), ws dial sends its close (1000)
 and keeps printing the messages the server still sends until the server's
@@ -35,13 +54,18 @@ close arrives: a reply to the last line is not lost, and
 "echo hi | ws dial URL" prints "hi" and exits at once on an echo server.
 --wait bounds that closing handshake. --linger delays the close instead,
 for servers that reply late or push messages (negative: until the server
-closes or Ctrl-C). A close started by the server is printed on stderr with its
-code and reason, answered, and ends ws dial. A second Ctrl-C exits at once.
+closes or Ctrl-C). --count N closes after N messages were received. A
+close started by the server is printed on stderr with its code and
+reason, answered, and ends ws dial; with --reconnect, ws dial connects
+again instead (also when the connection is lost or cannot be made),
+waiting 100ms, then twice as long each time up to 10s; lines typed
+meanwhile are sent once connected. A second Ctrl-C exits at once.
 
 Exit status:
-  0    closed cleanly: stdin ended and the closing handshake completed, or
-       the server closed with 1000 (normal), 1001 (going away) or no code
-  1    usage error (bad flag, URL or file)
+  0    closed cleanly: stdin ended (or --count was reached, or /close
+       was answered) and the closing handshake completed, or the server
+       closed with 1000 (normal), 1001 (going away) or no code
+  1    usage error (bad flag, URL, port or file)
   2    handshake failure: could not connect, or the server refused the
        upgrade (its status line is printed)
   3    protocol error: the server broke the protocol, or closed with an
@@ -53,6 +77,9 @@ Exit status:
 Examples:
   ws dial ws://127.0.0.1:8080/
   echo hello | ws dial wss://example.org/chat -H 'Authorization: Bearer t'
+  ws dial -v --count 1 --output jsonl ws://127.0.0.1:8080/ <<< hi
+  ws dial --cert client.pem --key client.key --proxy http://proxy:3128 wss://example.org/
+  ws dial --reconnect --ping-interval 5s unix:/run/app.sock
   ws dial --nohttp 127.0.0.1:9000
 `
 
@@ -64,14 +91,20 @@ type dialOpts struct {
 	subprotocols listFlag
 	header       headerFlag
 	tls          tlsFlags
+	cert, key    string
+	proxy        string
 	timeout      time.Duration
 	wait         time.Duration
 	linger       time.Duration
+	verbose      bool
+	output       string
+	count        int
+	timestamps   bool
+	pingInterval time.Duration
+	reconnect    bool
 }
 
-func runDial(e *env, args []string) int {
-	var o dialOpts
-	fs := newFlags(e, "dial", dialDoc)
+func (o *dialOpts) register(fs *flagSet) {
 	fs.StringVar(&o.nohttp, "nohttp", "", "connect over TCP to `HOST:PORT` and skip the HTTP handshake (raw WebSocket, WS_NOHTTP)")
 	fs.BoolVar(&o.binary, "binary", false, "send lines as binary messages")
 	fs.BoolVar(&o.echo, "echo", false, "send every message received back to the server")
@@ -79,9 +112,24 @@ func runDial(e *env, args []string) int {
 	fs.Var(&o.subprotocols, "subprotocol", "offer subprotocol `NAME` (repeatable)")
 	fs.Var(&o.header, "H", "add header field 'Name: value' to the handshake (repeatable)")
 	o.tls.register(fs.FlagSet)
+	fs.StringVar(&o.cert, "cert", "", "wss://: present the client certificate in PEM `FILE` (with --key)")
+	fs.StringVar(&o.key, "key", "", "wss://: the client certificate's private key, PEM `FILE`")
+	fs.StringVar(&o.proxy, "proxy", "", "connect through the HTTP proxy at `URL` (http:// or https://; default: $HTTPS_PROXY, $HTTP_PROXY)")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "limit for connecting and the handshake")
 	fs.DurationVar(&o.wait, "wait", 2*time.Second, "after our close, wait this long for the server's (printing its last messages)")
 	fs.DurationVar(&o.linger, "linger", 0, "after stdin ends, keep receiving this long before closing (negative, e.g. -1s: until the server closes)")
+	fs.BoolVar(&o.verbose, "v", false, "print the handshake's heads and what it agreed on stderr")
+	fs.StringVar(&o.output, "output", outText, "print messages as `FORM`: text, raw, base64 or jsonl")
+	fs.IntVar(&o.count, "count", 0, "close after `N` messages were received (0: no limit)")
+	fs.BoolVar(&o.timestamps, "timestamps", false, "prefix each message with the time it arrived")
+	fs.DurationVar(&o.pingInterval, "ping-interval", 0, "send a ping every `D` and print the round trip time on stderr")
+	fs.BoolVar(&o.reconnect, "reconnect", false, "connect again (with backoff) when the connection ends or cannot be made")
+}
+
+func runDial(e *env, args []string) int {
+	var o dialOpts
+	fs := newFlags(e, "dial", dialDoc)
+	o.register(fs)
 	pos, err := parseArgs(e, fs, args)
 	if err != nil {
 		return parseExit(err)
@@ -92,60 +140,56 @@ func runDial(e *env, args []string) int {
 	case o.nohttp != "" && len(pos) != 0:
 		return fs.usageError(e, errors.New("--nohttp takes the address; no URL"))
 	}
-	cfg := &ws.Config{Subprotocols: o.subprotocols, Header: o.header.h}
-	if cfg.TLSConfig, err = o.tls.config(); err != nil {
-		return fail(e, "dial", exitUsage, err)
-	}
-	if o.compress {
-		if err := setCompression(cfg); err != nil {
-			return fail(e, "dial", exitUsage, fmt.Errorf("--compress: %w", err))
-		}
-	}
 	target := o.nohttp
 	if target == "" {
 		target = pos[0]
 	}
-	c, code := connect(e, cfg, &o, target)
-	if c == nil {
-		return code
+	cfg, err := o.config(target)
+	if err != nil {
+		return fs.usageError(e, err)
 	}
 	out := isTerminal(os.Stdout)
-	d := &dialer{e: e, c: c, o: &o, escape: out, tty: out && isTerminal(os.Stdin)}
-	if d.tty {
-		fmt.Fprintf(e.stderr, "connected to %s%s; Enter sends a line, Ctrl-D closes\n", escapeLine(target), escapeLine(agreed(c)))
-	}
-	return d.run()
+	s := &session{e: e, o: &o, cfg: cfg, target: target, tty: out && isTerminal(os.Stdin)}
+	s.out = &printer{w: e.stdout, mode: o.output, timestamps: o.timestamps, escape: out, tty: s.tty}
+	return s.run()
 }
 
-// connect dials target (a URL, or an address with --nohttp) and returns
-// the connection, or nil and the exit code after printing why.
-func connect(e *env, cfg *ws.Config, o *dialOpts, target string) (*ws.Conn, int) {
-	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
-	defer cancel()
-	if o.nohttp != "" {
-		var nd net.Dialer
-		u, err := nd.DialContext(ctx, "tcp", target)
-		if err != nil {
-			return nil, fail(e, "dial", exitHandshake, errors.New(escapeLine(err.Error())))
-		}
-		c, err := cfg.AttachClient(ctx, u, ws.Text|ws.NoHTTP, "/", target)
-		if err != nil {
-			return nil, fail(e, "dial", exitHandshake, libError(err))
-		}
-		return c, exitOK
+// config checks the options and the target and returns the dial
+// configuration; its errors are usage errors.
+func (o *dialOpts) config(target string) (*ws.Config, error) {
+	if err := checkOutput(o.output, o.timestamps); err != nil {
+		return nil, err
 	}
-	c, resp, err := cfg.Dial(ctx, target, ws.Text)
-	if err != nil {
-		if errors.Is(err, ws.ErrInvalid) {
-			return nil, fail(e, "dial", exitUsage, libError(err))
-		}
-		code := fail(e, "dial", exitHandshake, libError(err))
-		if resp != nil {
-			fmt.Fprintf(e.stderr, "ws: dial: server answered %s %s\n", escapeLine(resp.Proto), escapeLine(resp.Status))
-		}
-		return nil, code
+	switch {
+	case o.count < 0:
+		return nil, errors.New("--count must not be negative")
+	case o.pingInterval < 0:
+		return nil, errors.New("--ping-interval must not be negative")
+	case (o.cert == "") != (o.key == ""):
+		return nil, errors.New("--cert and --key go together")
 	}
-	return c, exitOK
+	if err := checkTarget(o, target); err != nil {
+		return nil, err
+	}
+	cfg := &ws.Config{Subprotocols: o.subprotocols, Header: o.header.h, PingInterval: o.pingInterval}
+	var err error
+	if cfg.TLSConfig, err = o.tls.config(); err != nil {
+		return nil, err
+	}
+	if o.cert != "" {
+		if cfg.TLSConfig, err = withClientCert(cfg.TLSConfig, o.cert, o.key); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Proxy, err = proxyFunc(o.proxy); err != nil {
+		return nil, fmt.Errorf("--proxy %w", err)
+	}
+	if o.compress {
+		if err := setCompression(cfg); err != nil {
+			return nil, fmt.Errorf("--compress: %w", err)
+		}
+	}
+	return cfg, nil
 }
 
 // agreed describes the subprotocol and extensions of c, "" if none.
@@ -173,169 +217,6 @@ func libError(err error) error {
 		s = rest
 	}
 	return errors.New(escapeLine(s))
-}
-
-// dialer is one ws dial session.
-type dialer struct {
-	e       *env
-	c       *ws.Conn
-	o       *dialOpts
-	escape  bool // stdout is a terminal: text messages are shown escaped
-	tty     bool // stdin too: interactive, messages are prefixed
-	closing bool // our close was sent
-}
-
-type received struct {
-	m   message
-	err error
-}
-
-func (d *dialer) run() int {
-	msgs := make(chan received, 16)
-	go func() {
-		for {
-			m, err := recvMessage(context.Background(), d.c)
-			msgs <- received{m, err}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	lines := make(chan []byte)
-	go readLines(d.e, lines)
-	interrupt := make(chan struct{})
-	go d.watchSignals(interrupt)
-
-	var linger, deadline <-chan time.Time
-	for {
-		select {
-		case line, ok := <-lines:
-			if ok {
-				d.sendLine(line)
-				continue
-			}
-			lines = nil
-			switch {
-			case d.o.linger < 0:
-			case d.o.linger > 0:
-				linger = time.After(d.o.linger)
-			default:
-				deadline = d.close()
-			}
-		case <-linger:
-			deadline = d.close()
-		case <-interrupt:
-			interrupt, lines, linger = nil, nil, nil
-			deadline = d.close()
-		case <-deadline:
-			d.c.Close()
-			fmt.Fprintf(d.e.stderr, "ws: dial: no close from the server within --wait %v\n", d.o.wait)
-			return exitAbnormal
-		case r := <-msgs:
-			if r.err != nil {
-				return d.ended(r.err)
-			}
-			d.print(r.m)
-			if d.o.echo && !d.closing {
-				d.send(r.m.f, r.m.p)
-			}
-		}
-	}
-}
-
-// watchSignals reports the first SIGINT or SIGTERM on interrupt and exits
-// on the second.
-func (d *dialer) watchSignals(interrupt chan<- struct{}) {
-	sig := make(chan os.Signal, 2)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	<-sig
-	close(interrupt)
-	<-sig
-	fmt.Fprintln(d.e.stderr, "ws: dial: interrupted")
-	os.Exit(exitInterrupt)
-}
-
-func (d *dialer) sendLine(line []byte) {
-	if d.closing {
-		return
-	}
-	f := ws.Text
-	if d.o.binary || !utf8.Valid(line) {
-		f = ws.Binary
-	}
-	d.send(f, line)
-}
-
-// send sends a message. A failure is reported by the receive loop, which
-// sees the connection end.
-func (d *dialer) send(f ws.Flags, p []byte) {
-	if err := d.c.Send(context.Background(), f, p); err != nil && !errors.Is(err, ws.ErrPipe) {
-		d.c.Close()
-	}
-}
-
-// close sends our close (1000) and returns the --wait deadline for the
-// server's.
-func (d *dialer) close() <-chan time.Time {
-	if d.closing {
-		return nil
-	}
-	d.closing = true
-	ctx, cancel := context.WithTimeout(context.Background(), d.o.wait)
-	defer cancel()
-	if err := d.c.Done(ctx, ws.StatusNormalClosure, ""); err != nil {
-		d.c.Close() // the receive loop reports the failure
-	}
-	return time.After(d.o.wait)
-}
-
-// ended handles the end of the receive loop and returns the exit code.
-func (d *dialer) ended(err error) int {
-	var ce ws.CloseError
-	if errors.As(err, &ce) {
-		clean := ce.Code == 0 || ce.Code == ws.StatusNormalClosure || ce.Code == ws.StatusGoingAway
-		if !d.closing || !clean {
-			msg := "closed by the server: " + ce.Code.String()
-			if ce.Reason != "" {
-				msg += ": " + escapeLine(ce.Reason)
-			}
-			fmt.Fprintln(d.e.stderr, msg)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), d.o.wait)
-		defer cancel()
-		if u, err := d.c.Detach(ctx, ce.Code, ""); err == nil {
-			u.Close()
-		} else {
-			d.c.Close()
-		}
-		if clean {
-			return exitOK
-		}
-		return exitProto
-	}
-	d.c.Close()
-	if errors.Is(err, ws.ErrProto) || errors.Is(err, ws.ErrMsgSize) {
-		return fail(d.e, "dial", exitProto, libError(err))
-	}
-	return fail(d.e, "dial", exitAbnormal, fmt.Errorf("connection lost: %w", libError(err)))
-}
-
-// print writes a received message to stdout.
-func (d *dialer) print(m message) {
-	var b strings.Builder
-	if d.tty {
-		b.WriteString("< ")
-	}
-	switch {
-	case m.f == ws.Binary:
-		b.WriteString(describeBinary(m.p))
-	case d.escape:
-		b.WriteString(escapeControls(string(m.p)))
-	default:
-		b.Write(m.p)
-	}
-	b.WriteByte('\n')
-	fmt.Fprint(d.e.stdout, b.String())
 }
 
 // describeBinary shows a binary payload safely: its length and its first

@@ -91,7 +91,7 @@ func TestDialExitCodes(t *testing.T) {
 	}{
 		{"no URL", "", []string{"dial"}, exitUsage, "ws: dial: want one URL"},
 		{"bad flag", "", []string{"dial", "-nope", "ws://x/"}, exitUsage, "ws: dial: flag provided but not defined: -nope"},
-		{"bad scheme", "", []string{"dial", "ftp://127.0.0.1/"}, exitUsage, "ws: dial: invalid argument"},
+		{"bad scheme", "", []string{"dial", "ftp://127.0.0.1/"}, exitUsage, "ws: dial: ftp://127.0.0.1/: the URL scheme must be"},
 		{"bad header", "", []string{"dial", "-H", "nocolon", "ws://x/"}, exitUsage, "want 'Name: value'"},
 		{"missing cacert", "", []string{"dial", "--cacert", "/nonexistent.pem", "wss://x/"}, exitUsage, "nonexistent.pem"},
 		{"unknown command", "", []string{"frobnicate"}, exitUsage, `ws: unknown command "frobnicate"`},

@@ -143,3 +143,19 @@ func (fs *flagSet) given(name string) bool {
 	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
 	return set
 }
+
+// withClientCert returns a copy of cfg (nil: the defaults) that presents
+// the certificate in certFile with the key in keyFile.
+func withClientCert(cfg *tls.Config, certFile, keyFile string) (*tls.Config, error) {
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("--cert/--key: %w", err)
+	}
+	if cfg == nil {
+		cfg = &tls.Config{}
+	} else {
+		cfg = cfg.Clone()
+	}
+	cfg.Certificates = []tls.Certificate{pair}
+	return cfg, nil
+}

@@ -37,6 +37,28 @@ Modes (one of):
   --exec CMD    bridge each connection to a new "sh -c CMD": every message
                 is a line on its stdin, every line of its stdout a message
 
+--exec runs each connection's command in a process group of its own,
+with its stdin a pipe (closed by the client's close) and its stdout
+line-buffered, so that filters such as "tr a-z A-Z" answer every line at
+once: when ws serve's stdin is a terminal (Linux), the command's stdout
+is a pty; otherwise it runs under "stdbuf -oL" (coreutils, effective for
+programs using C stdio) when stdbuf is installed. Without either, -v
+warns: make the program flush each line (sed -u, python3 -u, grep
+--line-buffered). The process's exit sends our close: 1000, or 1011 with
+its exit status. When the client goes, the process group is killed: at
+once if the connection was lost, 1.5s after the client's close
+otherwise (within ws dial's default --wait of 2s). The command's
+environment is the server's plus, as in CGI:
+  GATEWAY_INTERFACE  websocket
+  SERVER_SOFTWARE    ws
+  REMOTE_ADDR        the client's IP address
+  REMOTE_PORT        the client's port
+  REQUEST_URI        the path and query asked for (/chat?room=1)
+  QUERY_STRING       the query, without "?" (room=1)
+  HTTP_HOST          the Host the client asked for
+  WS_SUBPROTOCOL     the agreed subprotocol, empty if none
+  WS_EXTENSIONS      the agreed extensions, empty if none
+
 permessage-deflate is accepted when a client offers it (--compress=false
 turns it off).
 --nohttp serves the raw protocol on TCP with no HTTP handshake (WS_NOHTTP;
@@ -159,7 +181,7 @@ func newServer(e *env, o *serveOpts) (*server, error) {
 		}
 		s.handle, s.shutdown = b.handle, b.shutdown
 	case o.exec != "":
-		s.handle = execBridge(o.exec)
+		s.handle = execBridge(o.exec, s.log)
 	default:
 		s.handle = echo
 	}

@@ -1,12 +1,8 @@
 package main
 
-import (
-	"syscall"
-	"unsafe"
-)
+import "syscall"
 
-func isTTY(fd uintptr) bool {
-	var t syscall.Termios
-	_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TCGETS, uintptr(unsafe.Pointer(&t)))
-	return errno == 0
-}
+const (
+	ioctlGetTermios = syscall.TCGETS
+	ioctlSetTermios = syscall.TCSETS
+)

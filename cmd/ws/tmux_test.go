@@ -68,8 +68,14 @@ func TestDialInteractive(t *testing.T) {
 	m.waitScreen("connected to " + s.url + "; Enter sends a line, Ctrl-D closes")
 	m.keys("hello terminal", "Enter")
 	m.waitScreen("< hello terminal")
-	// Control characters a message carries are escaped, not executed.
-	m.keys("-l", "bell\x07 esc\x1b[2J")
+	// Control characters a message carries are escaped, not executed
+	// (typed with Ctrl-V, shown as their pictures while typed).
+	m.keys("-l", "bell")
+	m.keys("C-v", "C-g")
+	m.keys("-l", " esc")
+	m.keys("C-v", "Escape")
+	m.keys("-l", "[2J")
+	m.waitScreen("> bell␇ esc␛[2J")
 	m.keys("Enter")
 	screen := m.waitScreen(`< bell\x07 esc\x1b[2J`)
 	if !strings.Contains(screen, "< hello terminal") {

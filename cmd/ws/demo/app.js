@@ -1,6 +1,7 @@
 // The demo page of "ws serve": connect, send text or binary, and show each
-// message received with the round-trip time of the message it answers
-// (replies arrive in order on an echo server, so sends are matched FIFO).
+// message received; a message that is the echo of one we sent (same type
+// and content, the oldest such send) shows its round-trip time. Messages
+// from others (a broadcast server) show none.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -8,7 +9,22 @@ const scheme = location.protocol === "https:" ? "wss:" : "ws:";
 $("url").value = scheme + "//" + location.host + "/";
 
 let sock = null;
-const pending = []; // send times, oldest first
+const pending = []; // {key, t} of our sends not yet echoed, oldest first
+const maxPending = 256;
+
+// key identifies a message's type and content, to match an echo to its send.
+function key(data) {
+  return typeof data === "string" ? "t:" + data : "b:" + Array.from(data, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+// echoRTT returns the round trip of our send that data echoes, or undefined.
+function echoRTT(data) {
+  const k = key(data);
+  const i = pending.findIndex((p) => p.key === k);
+  if (i < 0) return undefined;
+  const sent = pending.splice(i, 1)[0].t;
+  return performance.now() - sent;
+}
 
 function log(cls, dir, text, rtt) {
   const li = document.createElement("li");
@@ -58,9 +74,9 @@ function connect() {
     log("info", "·", "connected" + (sock.protocol ? " (subprotocol " + sock.protocol + ")" : ""));
   };
   sock.onmessage = (ev) => {
-    const sent = pending.shift();
-    const rtt = sent === undefined ? undefined : performance.now() - sent;
-    const text = typeof ev.data === "string" ? ev.data : hex(new Uint8Array(ev.data));
+    const data = typeof ev.data === "string" ? ev.data : new Uint8Array(ev.data);
+    const rtt = echoRTT(data);
+    const text = typeof data === "string" ? data : hex(data);
     log("in", "←", text, rtt);
   };
   sock.onclose = (ev) => {
@@ -75,7 +91,8 @@ function send(binary) {
   if (!sock || sock.readyState !== WebSocket.OPEN) return;
   const text = $("msg").value;
   const data = binary ? new TextEncoder().encode(text) : text;
-  pending.push(performance.now());
+  pending.push({ key: key(data), t: performance.now() });
+  if (pending.length > maxPending) pending.shift();
   sock.send(data);
   log("out", "→", binary ? hex(data) : text);
 }

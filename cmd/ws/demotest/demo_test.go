@@ -19,9 +19,8 @@ import (
 
 const chromium = "/usr/bin/chromium"
 
-// startServe builds ws from ../, runs "ws serve" on a free loopback port
-// and returns the demo page's URL.
-func startServe(t *testing.T) string {
+// buildWS builds ws from ../ (once per test).
+func buildWS(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "ws")
 	build := exec.Command("go", "build", "-o", bin, ".")
@@ -29,7 +28,19 @@ func startServe(t *testing.T) string {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building ws: %v\n%s", err, out)
 	}
-	cmd := exec.Command(bin, "serve", "-addr", "127.0.0.1:0", "-v")
+	return bin
+}
+
+// startServe builds ws, runs "ws serve" with args on a free loopback
+// port and returns the demo page's URL.
+func startServe(t *testing.T, args ...string) string {
+	t.Helper()
+	return startServeBin(t, buildWS(t), args...)
+}
+
+func startServeBin(t *testing.T, bin string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"serve", "-addr", "127.0.0.1:0", "-v"}, args...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -76,6 +87,10 @@ func startServe(t *testing.T) string {
 }
 
 func browser(t *testing.T) (context.Context, context.CancelFunc) {
+	return browserSized(t, 1000, 700)
+}
+
+func browserSized(t *testing.T, width, height int) (context.Context, context.CancelFunc) {
 	t.Helper()
 	if _, err := os.Stat(chromium); err != nil {
 		t.Fatalf("Chromium is required: %v", err)
@@ -91,7 +106,7 @@ func browser(t *testing.T) (context.Context, context.CancelFunc) {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("no-default-browser-check", true),
-		chromedp.WindowSize(1000, 700),
+		chromedp.WindowSize(width, height),
 		chromedp.UserDataDir(t.TempDir()),
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -150,7 +165,7 @@ func TestDemoPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkScreenshot(t, shot)
+	checkScreenshot(t, shot, 500)
 	if dir := os.Getenv("WS_DEMO_SCREENSHOT_DIR"); dir != "" {
 		os.WriteFile(filepath.Join(dir, "demo.png"), shot, 0o644)
 	}
@@ -170,14 +185,14 @@ func TestDemoPage(t *testing.T) {
 // checkScreenshot decodes the PNG and checks that it shows a rendered
 // page: the expected size, many colours, and the dark header band above a
 // light body.
-func checkScreenshot(t *testing.T, shot []byte) {
+func checkScreenshot(t *testing.T, shot []byte, minWidth int) {
 	t.Helper()
 	img, err := png.Decode(bytes.NewReader(shot))
 	if err != nil {
 		t.Fatalf("screenshot is not a PNG: %v", err)
 	}
 	b := img.Bounds()
-	if b.Dx() < 500 || b.Dy() < 300 {
+	if b.Dx() < minWidth || b.Dy() < 300 {
 		t.Fatalf("screenshot %v too small", b)
 	}
 	colours := map[uint32]bool{}
