@@ -87,7 +87,7 @@ type watch struct {
 	fn    func(*Conn)
 	rc    syscall.RawConn // the socket; nil: the fallback goroutine
 	id    uint64          // slot | generation<<32, carried by epoll events
-	scan  parkMode        // what to look at after onReadable: parkScan, or parkProbe (TLS, fallback)
+	scan  parkMode        // what to look at after onReadable: parkScan, or parkProbe (TLS on epoll)
 	state atomic.Int32    // watchArmed or watchRunning
 	kick  atomic.Bool     // asked to look again while running
 
@@ -165,13 +165,9 @@ func (p *Poller) Watch(c *Conn, onReadable func(c *Conn)) error {
 	if c.closed.Load() {
 		return newError("watch", net.ErrClosed, nil)
 	}
-	w := &watch{p: p, c: c, fn: onReadable, scan: parkProbe}
+	w := &watch{p: p, c: c, fn: onReadable, scan: parkScan}
 	if p.ep != nil {
-		if w.rc = rawConnOf(c.u); w.rc != nil {
-			if _, ok := c.u.(*tls.Conn); !ok {
-				w.scan = parkScan
-			}
-		}
+		w.rc = rawConnOf(c.u)
 	}
 	if !c.pw.CompareAndSwap(nil, w) {
 		return newError("watch", ErrBusy, detail("already watched"))
@@ -183,8 +179,12 @@ func (p *Poller) Watch(c *Conn, onReadable func(c *Conn)) error {
 	if p.ep != nil {
 		defer p.release()
 	}
-	// A descriptor epoll refuses gets the fallback too.
+	// A descriptor epoll refuses gets the fallback too. The fallback's
+	// blocking read drains what a TLS conn holds: it never probes.
 	fallback := w.rc == nil || p.ep.add(w) != nil
+	if _, ok := c.u.(*tls.Conn); ok && !fallback {
+		w.scan = parkProbe
+	}
 	st := c.park(w.scan)
 	if st == parkBusy {
 		p.forget(w)
@@ -205,9 +205,14 @@ func (p *Poller) Watch(c *Conn, onReadable func(c *Conn)) error {
 	return nil
 }
 
-// rawConnOf returns the socket under u (through a *tls.Conn), or nil.
+// rawConnOf returns the socket under u (through a *tls.Conn whose
+// handshake is complete: a probe with an expired deadline would fail a
+// handshake for good), or nil.
 func rawConnOf(u net.Conn) syscall.RawConn {
 	if t, ok := u.(*tls.Conn); ok {
+		if !t.ConnectionState().HandshakeComplete {
+			return nil
+		}
 		u = t.NetConn()
 	}
 	sc, ok := u.(syscall.Conn)
@@ -478,7 +483,7 @@ func (p *Poller) fallback(w *watch, st parkState) {
 				return
 			case <-time.After(time.Millisecond):
 			}
-			st = c.park(parkProbe)
+			st = c.park(parkScan)
 			continue
 		case parkWait:
 			st = c.park(parkBlock)
@@ -489,7 +494,7 @@ func (p *Poller) fallback(w *watch, st parkState) {
 			return
 		}
 		after, ok := c.mark()
-		st = c.park(parkProbe)
+		st = c.park(parkScan)
 		if st == parkReady && (!ok || after == before) {
 			st = c.park(parkBlock) // nothing received: wait for more bytes
 		}
