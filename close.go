@@ -91,6 +91,7 @@ func (c *Conn) Detach(ctx context.Context, code StatusCode, reason string) (net.
 	if !c.closed.CompareAndSwap(false, true) {
 		return nil, newError("detach", net.ErrClosed, nil)
 	}
+	c.unwatch()
 	c.stopKeepalive()
 	c.out.lock.close()
 	c.u.SetDeadline(time.Time{})
@@ -278,6 +279,7 @@ func (c *Conn) close(inDetach bool) error {
 	if !c.closed.CompareAndSwap(false, true) {
 		return newError("close", net.ErrClosed, nil)
 	}
+	c.unwatch()
 	c.stopKeepalive()
 	c.out.lock.close()
 	cw, ok := c.u.(interface{ CloseWrite() error })

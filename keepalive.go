@@ -8,10 +8,13 @@ import (
 
 // keepalive pings the peer and fails the connection when it goes silent
 // (Config.PingInterval). The receive side records the time of every frame
-// it reads; this goroutine compares.
+// it reads; check compares. A connection runs its own goroutine
+// (runKeepalive) until a Poller watches it: then the poller's timer wheel
+// calls check, and the goroutine is gone.
 type keepalive struct {
 	interval, timeout time.Duration
 	seen              atomic.Int64 // unix nanoseconds of the last frame read
+	pinged            atomic.Int64 // unix nanoseconds of the ping still unanswered, 0 if none
 	quit              chan struct{}
 	once              sync.Once
 }
@@ -42,26 +45,54 @@ func (c *Conn) stopKeepalive() {
 func (c *Conn) runKeepalive(k *keepalive) {
 	t := time.NewTicker(min(k.interval, k.timeout))
 	defer t.Stop()
-	var pinged time.Time // when the ping still unanswered was sent
 	for {
 		select {
 		case <-k.quit:
 			return
 		case now := <-t.C:
-			seen := time.Unix(0, k.seen.Load())
-			switch {
-			case !pinged.IsZero() && seen.Before(pinged) && now.Sub(pinged) >= k.timeout:
+			switch k.check(now.UnixNano()) {
+			case kaFail:
 				c.failKeepalive()
 				return
-			case seen.After(pinged) || pinged.IsZero():
-				pinged = time.Time{}
-				if now.Sub(seen) >= k.interval {
-					pinged = now
-					c.queuePing()
-				}
+			case kaPing:
+				c.queuePing()
 			}
 		}
 	}
+}
+
+// kaAction is what check asks for.
+type kaAction uint8
+
+const (
+	kaNone kaAction = iota
+	kaPing          // send a ping now
+	kaFail          // the ping went unanswered: fail the connection
+)
+
+// check decides, at now (unix nanoseconds), whether to ping or to fail.
+// Its caller (the goroutine, or a poller's wheel) is the only one.
+func (k *keepalive) check(now int64) kaAction {
+	seen, pinged := k.seen.Load(), k.pinged.Load()
+	switch {
+	case pinged != 0 && seen < pinged && now-pinged >= int64(k.timeout):
+		return kaFail
+	case pinged == 0 || seen > pinged:
+		k.pinged.Store(0)
+		if now-seen >= int64(k.interval) {
+			k.pinged.Store(now)
+			return kaPing
+		}
+	}
+	return kaNone
+}
+
+// next is when check has something to decide (unix nanoseconds).
+func (k *keepalive) next() int64 {
+	if p := k.pinged.Load(); p != 0 && k.seen.Load() < p {
+		return p + int64(k.timeout)
+	}
+	return k.seen.Load() + int64(k.interval)
 }
 
 // failKeepalive breaks both directions and wakes a blocked receive and a

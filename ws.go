@@ -143,9 +143,10 @@ type Conn struct {
 	typ    Flags // Text or Binary: the type of MSend and MRecv
 	pooled bool  // buffers come from pools, not from Storage
 
-	closed   atomic.Bool // Close or Detach happened
-	ka       *keepalive  // nil unless Config.PingInterval
-	kaFailed atomic.Bool // the keepalive declared the peer gone
+	closed   atomic.Bool           // Close or Detach happened
+	ka       *keepalive            // nil unless Config.PingInterval
+	kaFailed atomic.Bool           // the keepalive declared the peer gone
+	pw       atomic.Pointer[watch] // the Poller watching c, if any
 	meta     connMeta
 
 	in   recvHalf

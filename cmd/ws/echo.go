@@ -14,21 +14,26 @@ import (
 func echo(ctx context.Context, c *ws.Conn, _ *slog.Logger) error {
 	buf := make([]byte, 64<<10)
 	for {
-		f, r, err := c.Reader(ctx)
-		if err != nil {
-			return finish(ctx, c, err)
-		}
-		n, err := io.ReadFull(r, buf)
-		switch {
-		case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
-			err = c.Send(ctx, f, buf[:n])
-		case err == nil:
-			err = echoStream(ctx, c, f, buf, r)
-		}
-		if err != nil {
+		if err := echoOne(ctx, c, buf); err != nil {
 			return finish(ctx, c, err)
 		}
 	}
+}
+
+// echoOne receives one message and sends it back.
+func echoOne(ctx context.Context, c *ws.Conn, buf []byte) error {
+	f, r, err := c.Reader(ctx)
+	if err != nil {
+		return err
+	}
+	n, err := io.ReadFull(r, buf)
+	switch {
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return c.Send(ctx, f, buf[:n])
+	case err == nil:
+		return echoStream(ctx, c, f, buf, r)
+	}
+	return err
 }
 
 // echoStream sends back a message larger than buf: buf holds its start,

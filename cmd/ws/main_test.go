@@ -255,8 +255,9 @@ func (p *proc) wait() int {
 // served is a running ws serve.
 type served struct {
 	*proc
-	url  string // ws://… or tcp://… from the banner
-	addr string // host:port
+	url    string // ws://… or tcp://… from the banner
+	addr   string // host:port
+	banner string
 }
 
 // serve starts ws serve on a free port and reads the URL it prints.
@@ -271,7 +272,7 @@ func serve(t *testing.T, args ...string) *served {
 	u := fields[2]
 	addr := u[strings.Index(u, "://")+3:]
 	addr = strings.TrimSuffix(addr, "/")
-	return &served{proc: p, url: u, addr: addr}
+	return &served{proc: p, url: u, addr: addr, banner: banner}
 }
 
 // stop sends SIGTERM and returns the exit code.

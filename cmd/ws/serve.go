@@ -29,7 +29,9 @@ path accepts WebSocket upgrades; other HTTP requests get the demo page
 the files of a directory.
 
 Modes (one of):
-  --echo        send every message back to its sender (the default)
+  --echo        send every message back to its sender (the default); idle
+                connections wait in a ws.Poller, with no goroutine each
+                (--poller=false: a goroutine per connection)
   --broadcast   send every message to every other client; each client has
                 a bounded send queue; one that falls behind (over
                 --queue-bytes queued, or a message waiting over --max-lag)
@@ -88,6 +90,7 @@ type serveOpts struct {
 	compress     bool
 	queueBytes   int
 	maxLag       time.Duration
+	poller       bool
 }
 
 func runServe(e *env, args []string) int {
@@ -107,6 +110,7 @@ func runServe(e *env, args []string) int {
 	fs.Var(&o.origins, "origin", "also accept browser requests from `ORIGIN` (repeatable; scheme://host[:port] or *.domain)")
 	fs.BoolVar(&o.compress, "compress", true, "accept permessage-deflate when a client offers it (with --nohttp only when given: both sides must use it)")
 	fs.BoolVar(&o.verbose, "v", false, "log connections to stderr")
+	fs.BoolVar(&o.poller, "poller", true, "echo: park idle connections in a ws.Poller (false: a goroutine per connection)")
 	pos, err := parseArgs(e, fs, args)
 	if err != nil {
 		return parseExit(err)
@@ -141,6 +145,8 @@ type server struct {
 	shutdown func(context.Context) error
 	files    http.Handler
 	wg       sync.WaitGroup
+	poll     *pollEcho // echo mode with the poller (made by run), else nil
+	usePoll  bool
 }
 
 // handler runs one connection until it ends and closes it. When ctx ends
@@ -184,6 +190,7 @@ func newServer(e *env, o *serveOpts) (*server, error) {
 		s.handle = execBridge(o.exec, s.log)
 	default:
 		s.handle = echo
+		s.usePoll = o.poller
 	}
 	if (o.cert == "") != (o.key == "") {
 		return nil, errors.New("--cert and --key go together")
@@ -234,6 +241,13 @@ func (s *server) run(ctx context.Context, e *env) error {
 	if s.tls != nil {
 		ln = tls.NewListener(ln, s.tls)
 	}
+	if s.usePoll {
+		if s.poll, err = newPollEcho(); err != nil {
+			ln.Close()
+			return err
+		}
+		defer s.poll.close()
+	}
 	fmt.Fprintln(e.stdout, s.banner(ln.Addr().String()))
 	connCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
@@ -272,6 +286,9 @@ func (s *server) run(ctx context.Context, e *env) error {
 		scancel()
 	}
 	cancel()
+	if s.poll != nil {
+		s.poll.shutdown()
+	}
 	return s.wait(5 * time.Second)
 }
 
@@ -287,6 +304,18 @@ func (s *server) wait(d time.Duration) error {
 }
 
 func (s *server) banner(addr string) string {
+	b := s.banner1(addr)
+	switch {
+	case s.poll != nil:
+		b += "; echo: idle connections parked in a poller"
+	case s.o.broadcast || s.o.exec != "":
+	default:
+		b += "; echo: a goroutine per connection"
+	}
+	return b
+}
+
+func (s *server) banner1(addr string) string {
 	if s.o.nohttp {
 		return fmt.Sprintf("listening on tcp://%s (raw WebSocket without HTTP: ws dial --nohttp %s)", addr, addr)
 	}
@@ -348,6 +377,14 @@ func (s *server) session(ctx context.Context, c *ws.Conn) {
 	defer s.wg.Done()
 	log := s.log.With("remote", c.Underlying().RemoteAddr().String())
 	log.Info("connected", "resource", c.Resource(), "subprotocol", c.Subprotocol(), "extensions", c.Extensions())
+	if s.poll != nil {
+		s.wg.Add(1)
+		s.poll.watch(ctx, c, log, func(err error) {
+			defer s.wg.Done()
+			log.Info("disconnected", "err", err)
+		})
+		return
+	}
 	if err := s.handle(ctx, c, log); err != nil {
 		log.Info("disconnected", "err", err)
 		return

@@ -150,7 +150,7 @@ func tagOf(lib string) string {
 	switch lib {
 	case "gobwas-frame":
 		return "gobwas"
-	case "ws-pooled":
+	case "ws-pooled", "ws-poller":
 		return "ws"
 	}
 	return lib

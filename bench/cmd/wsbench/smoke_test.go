@@ -75,7 +75,7 @@ func TestSmoke(t *testing.T) {
 			if b == "deflate" && !l.Deflate {
 				continue
 			}
-			if (b == "handshake" || b == "idle") && l.ServerVariant {
+			if (b == "handshake" || b == "idle") && l.ServerVariant || l.IdleOnly && b != "idle" {
 				continue
 			}
 			if !seen[key{b, l.Name}] {

@@ -97,7 +97,9 @@ func Run(cfg Config) (*Results, error) {
 	}
 	if len(cfg.Libs) == 0 {
 		for _, l := range libs.All() {
-			cfg.Libs = append(cfg.Libs, l.Name)
+			if !l.IdleOnly {
+				cfg.Libs = append(cfg.Libs, l.Name)
+			}
 		}
 	}
 	if len(cfg.Benches) == 0 {
@@ -442,8 +444,14 @@ func (d *Driver) benchIdle() {
 			n = 50
 		}
 	}
+	names := d.connLibs(d.cfg.Libs)
+	for _, l := range libs.All() { // idle-only variants of the libraries measured
+		if l.IdleOnly && slices.Contains(names, l.ClientOf) && !slices.Contains(names, l.Name) {
+			names = append(names, l.Name)
+		}
+	}
 	for rep := 0; rep < d.cfg.Reps; rep++ {
-		for _, name := range d.rotated(rep, d.connLibs(d.cfg.Libs)) {
+		for _, name := range d.rotated(rep, names) {
 			d.idleOne(rep, name, n)
 		}
 	}

@@ -56,6 +56,11 @@ type Lib struct {
 	// it is left out of the client scenarios, handshakes and idle memory.
 	ServerVariant bool
 	ClientOf      string
+	// IdleOnly marks a server configuration measured only in the idle
+	// benchmark, next to ClientOf (ws-poller: connections watched by a
+	// ws.Poller, whose Serve returns at once). It is not in the default
+	// library list of the other benchmarks.
+	IdleOnly bool
 }
 
 // AcceptFunc returns the server function of the handshake and idle
@@ -80,7 +85,7 @@ func Register(l Lib) {
 }
 
 // Order is the display order of known libraries.
-var Order = []string{"raw", "ws", "ws-pooled", "gorilla", "coder", "gobwas", "gobwas-frame", "gws"}
+var Order = []string{"raw", "ws", "ws-pooled", "ws-poller", "gorilla", "coder", "gobwas", "gobwas-frame", "gws"}
 
 // All returns the registered libraries in display order.
 func All() []Lib {

@@ -9,6 +9,9 @@
 //   - "ws-pooled": the per-message server scenarios (and echo, deflate)
 //     with AttachServer/AttachClient without Storage, so the report shows
 //     what the pooled buffers cost per message.
+//   - "ws-poller" (idle memory only): AttachServer without Storage, the
+//     connection watched by one ws.Poller per process instead of a
+//     goroutine blocked in Recv; Serve watches and returns at once.
 //
 // Send and Recv use context.Background. With Opts.Deflate, both sides set
 // Config.Compression to &ws.CompressionOptions{}: level 1, threshold 128
@@ -19,6 +22,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"sync"
 
 	"github.com/dillgo/ws"
 
@@ -29,7 +33,43 @@ func init() {
 	libs.Register(libs.Lib{Name: "ws", Deflate: true, Client: memClient, Server: memServer, Accept: pooledServer})
 	libs.Register(libs.Lib{Name: "ws-pooled", Deflate: true, Client: pooledClient, Server: pooledServer,
 		ServerVariant: true, ClientOf: "ws"})
+	libs.Register(libs.Lib{Name: "ws-poller", Client: pooledClient, Server: pooledServer, Accept: pollerServer,
+		IdleOnly: true, ClientOf: "ws"})
 }
+
+// poller is the process's Poller of ws-poller connections.
+var poller = sync.OnceValues(func() (*ws.Poller, error) { return ws.NewPoller(0) })
+
+// wconn is a connection watched by the poller.
+type wconn struct{ c *ws.Conn }
+
+func pollerServer(u net.Conn, o libs.Opts) (libs.Conn, error) {
+	c, err := pooledServer(u, o)
+	if err != nil {
+		return nil, err
+	}
+	return &wconn{c.(*pconn).c}, nil
+}
+
+// Serve watches the connection and returns: fn is called from the
+// poller's workers, each message received into a buffer of its own.
+func (c *wconn) Serve(buf []byte, fn func([]byte) bool) error {
+	p, err := poller()
+	if err != nil {
+		return err
+	}
+	size := max(len(buf), 64<<10)
+	return p.Watch(c.c, func(wc *ws.Conn) {
+		b := make([]byte, size)
+		n, _, err := wc.Recv(context.Background(), b)
+		if err != nil || !fn(b[:n]) {
+			wc.Close()
+		}
+	})
+}
+
+func (c *wconn) Send(p []byte) error { return c.c.Send(context.Background(), ws.Binary, p) }
+func (c *wconn) Close() error        { return c.c.Close() }
 
 var (
 	plain    = &ws.Config{}
