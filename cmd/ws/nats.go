@@ -255,6 +255,11 @@ func (c *natsClient) connect(addr string) (*natsReader, error) {
 			return r, nil
 		case "PING":
 			io.WriteString(nc, "PONG\r\n")
+		case "HMSG", "MSG":
+			// Traffic of the new subscription ahead of the PONG.
+			if err := c.handleMsg(r, op, rest); err != nil {
+				return fail(err)
+			}
 		case "+OK", "INFO":
 		case "-ERR":
 			return fail(errors.New(strings.Trim(rest, "' ")))
@@ -293,8 +298,8 @@ func (c *natsClient) loop(r *natsReader) {
 			next = (next + 1) % len(c.servers)
 			var cerr error
 			if r, cerr = c.connect(c.servers[next]); cerr != nil {
-				c.log.Info("NATS reconnection failed", "err", cerr, "retry_in", wait)
 				wait = min(2*wait, c.backoffMax)
+				c.log.Info("NATS reconnection failed", "err", cerr, "retry_in", wait)
 			}
 		}
 	}
@@ -313,15 +318,8 @@ func (c *natsClient) read(r *natsReader) error {
 		op, rest, _ := strings.Cut(line, " ")
 		switch strings.ToUpper(op) {
 		case "HMSG", "MSG":
-			typ, p, err := r.msg(strings.EqualFold(op, "HMSG"), rest, c.node)
-			switch {
-			case errors.Is(err, errOwnMessage):
-				c.skipped.Add(1)
-			case err != nil:
+			if err := c.handleMsg(r, op, rest); err != nil {
 				return err
-			default:
-				c.received.Add(1)
-				c.deliver(typ, p)
 			}
 		case "PING":
 			c.write("PONG\r\n")
@@ -343,6 +341,22 @@ func (c *natsClient) read(r *natsReader) error {
 			return fmt.Errorf("NATS protocol: unexpected %q", trim(line))
 		}
 	}
+}
+
+// handleMsg reads a MSG or HMSG and delivers it, unless it is this
+// node's own.
+func (c *natsClient) handleMsg(r *natsReader, op, rest string) error {
+	typ, p, err := r.msg(strings.EqualFold(op, "HMSG"), rest, c.node)
+	switch {
+	case errors.Is(err, errOwnMessage):
+		c.skipped.Add(1)
+	case err != nil:
+		return err
+	default:
+		c.received.Add(1)
+		c.deliver(typ, p)
+	}
+	return nil
 }
 
 // pinger sends a PING every pingInterval and breaks the connection when

@@ -477,3 +477,29 @@ func TestServeNATSUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestParseNATSURL: the forms --nats accepts.
+func TestParseNATSURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"nats://127.0.0.1:4222":      "127.0.0.1:4222 //",
+		"127.0.0.1:5000":             "127.0.0.1:5000 //",
+		"nats://example.org":         "example.org:4222 //",
+		"nats://u:p@a:1, nats://b:2": "a:1,b:2 /u/p",
+		"nats://tok@[::1]:4222":      "[::1]:4222 /tok/",
+	} {
+		servers, user, pass, err := parseNATSURL(in)
+		if got := strings.Join(servers, ",") + " /" + user + "/" + pass; err != nil || got != want {
+			t.Errorf("%q: %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "http://a:1", "tls://a:1", "nats://a:1/path", "nats://:1"} {
+		if _, _, _, err := parseNATSURL(in); err == nil {
+			t.Errorf("%q: no error", in)
+		}
+	}
+	for s, ok := range map[string]bool{"room": true, "a.b.c": true, "a.*": false, ">": false, "a..b": false, "a b": false, "": false} {
+		if validSubject(s) != ok {
+			t.Errorf("validSubject(%q) = %v", s, !ok)
+		}
+	}
+}
