@@ -27,6 +27,11 @@ go mod download
 (cd bench && go mod download)
 (cd cmd/ws/demotest && go mod download)
 (cd nats && go mod download)
+# nats-server for ws serve --nats (cmd/ws's TestServeNATS*): a real
+# process, found on PATH or in $(go env GOPATH)/bin.
+go install github.com/nats-io/nats-server/v2@v2.15.3
+export PATH="$PATH:$(go env GOPATH)/bin"
+command -v nats-server >/dev/null
 
 step "library: go vet and go test -race"
 go vet ./...

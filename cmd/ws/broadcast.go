@@ -16,6 +16,9 @@ import (
 // a silent cut; a burst within those bounds does not count.
 type hub struct {
 	h *ws.Hub
+	// remote, if set (--nats), also sends each client's message to the
+	// other nodes, after this node's clients got it.
+	remote func(ws.Flags, []byte)
 }
 
 func newHub(queueBytes int, maxLag time.Duration, log *slog.Logger) (*hub, error) {
@@ -51,6 +54,9 @@ func (b *hub) handle(ctx context.Context, c *ws.Conn, log *slog.Logger) error {
 		if perr != nil {
 			err = perr
 			break
+		}
+		if b.remote != nil {
+			b.remote(msg.f, msg.p)
 		}
 	}
 	if herr := b.h.Remove(c); herr != nil {

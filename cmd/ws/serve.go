@@ -35,7 +35,10 @@ Modes (one of):
   --broadcast   send every message to every other client; each client has
                 a bounded send queue; one that falls behind (over
                 --queue-bytes queued, or a message waiting over --max-lag)
-                gets close 1008 with the reason
+                gets close 1008 with the reason; with --nats URL, several
+                ws serve processes (on any ports and machines) share one
+                broadcast through a NATS server, on --subject
+                (ws.broadcast by default)
   --exec CMD    bridge each connection to a new "sh -c CMD": every message
                 is a line on its stdin, every line of its stdout a message
 
@@ -69,9 +72,22 @@ compression is off unless --compress is given, and then the client must
 use --compress too. Connection logs go to stderr with -v.
 On SIGINT or SIGTERM, clients get close 1001 (going away).
 
+With --nats, each node sends its clients' messages to its own clients
+at once and to the subject (headers Ws-Node and Ws-Type, as the Go
+bridge github.com/dillgo/ws/nats, so Go programs using it join the same
+broadcast); it drops its own messages coming back, so no client gets one
+twice. Each publisher's messages arrive in order. The first connection
+to NATS must succeed; after that, a lost connection is retried with
+backoff (50 ms doubling to 2 s) for ever, across the servers of a
+comma-separated URL list. NATS core is at-most-once: what a node's
+clients send while it is disconnected reaches only that node's clients,
+and what the other nodes send meanwhile never reaches it; nothing is
+replayed. TLS to NATS is not supported.
+
 Examples:
   ws serve -addr 127.0.0.1:8080
   ws serve --broadcast -v
+  ws serve --broadcast --nats nats://127.0.0.1:4222 -addr :8081
   ws serve --exec 'tr a-z A-Z'
   ws serve --static ./public --cert cert.pem --key key.pem
 `
@@ -91,6 +107,8 @@ type serveOpts struct {
 	queueBytes   int
 	maxLag       time.Duration
 	poller       bool
+	nats         string
+	subject      string
 }
 
 func runServe(e *env, args []string) int {
@@ -102,6 +120,8 @@ func runServe(e *env, args []string) int {
 	fs.StringVar(&o.exec, "exec", "", "exec mode: bridge each connection to `CMD`'s stdin and stdout, line by line")
 	fs.IntVar(&o.queueBytes, "queue-bytes", 1<<20, "broadcast: bytes queued for a client before it counts as slow")
 	fs.DurationVar(&o.maxLag, "max-lag", 5*time.Second, "broadcast: how long a message may wait for a client before it counts as slow")
+	fs.StringVar(&o.nats, "nats", "", "broadcast: share the broadcast with other nodes through the NATS server at `URL` (nats://host:port)")
+	fs.StringVar(&o.subject, "subject", "ws.broadcast", "broadcast: the NATS `subject` the nodes share (with --nats)")
 	fs.StringVar(&o.static, "static", "", "serve the files of `DIR` at / instead of the demo page")
 	fs.StringVar(&o.cert, "cert", "", "TLS certificate `FILE` (PEM); with --key, serve wss:// and https://")
 	fs.StringVar(&o.key, "key", "", "TLS private key `FILE` (PEM)")
@@ -177,6 +197,8 @@ func newServer(e *env, o *serveOpts) (*server, error) {
 	switch {
 	case modes > 1:
 		return nil, errors.New("--echo, --broadcast and --exec exclude each other")
+	case (o.nats != "" || o.subject != "ws.broadcast") && !o.broadcast:
+		return nil, errors.New("--nats and --subject go with --broadcast")
 	case o.broadcast:
 		if o.queueBytes < 1 || o.maxLag <= 0 {
 			return nil, errors.New("--queue-bytes and --max-lag must be positive")
@@ -186,6 +208,11 @@ func newServer(e *env, o *serveOpts) (*server, error) {
 			return nil, err
 		}
 		s.handle, s.shutdown = b.handle, b.shutdown
+		if o.nats != "" {
+			if s.shutdown, err = b.joinNATS(o.nats, o.subject, s.log); err != nil {
+				return nil, err
+			}
+		}
 	case o.exec != "":
 		s.handle = execBridge(o.exec, s.log)
 	default:
