@@ -68,6 +68,9 @@ func (cfg *Config) Upgrade(w http.ResponseWriter, r *http.Request, flags Flags) 
 		http.Error(w, "websocket: internal error", http.StatusInternalServerError)
 		return nil, newError(op, ErrInvalid, err)
 	}
+	if r.ProtoMajor == 2 {
+		return cfg.upgradeH2(w, r, flags) // RFC 8441: h2server.go
+	}
 	req, ref := upgradeRequest(r)
 	if ref == nil {
 		ref = checkUpgrade(req)
