@@ -480,13 +480,23 @@ func (c *h2Conn) fail(err error) {
 	c.mu.Unlock()
 	var he *h2Error
 	if errors.As(err, &he) && he.stream == 0 {
-		select { // a GOAWAY only if no frame is half-written
+		// A GOAWAY, within a second: a frame being written gets that
+		// long to finish first.
+		end := time.Now().Add(time.Second)
+		c.u.SetWriteDeadline(end)
+		tm := time.NewTimer(time.Until(end))
+		select {
 		case c.wtok <- struct{}{}:
-			c.u.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-			c.u.Write(appendGoAway(nil, last, he.code))
+			_, werr := c.u.Write(appendGoAway(nil, last, he.code))
 			<-c.wtok
-		default:
+			// Closing with unread input would reset the connection and
+			// could destroy the GOAWAY: shut our side, drain a little.
+			if cw, ok := c.u.(interface{ CloseWrite() error }); ok && werr == nil {
+				drainClosed(c.u, cw, end, 1<<20)
+			}
+		case <-tm.C:
 		}
+		tm.Stop()
 	}
 	for _, st := range streams {
 		st.fail(err, false)

@@ -234,6 +234,9 @@ func (cfg *Config) awaitH2(ctx context.Context, op string, st *clientStream, t *
 	c.mu.Unlock()
 	if status < 0 {
 		st.Close()
+		if he := (*h2Error)(nil); errors.As(rerr, &he) && he.stream == 0 {
+			return nil, nil, newError("", ErrProto, rerr) // the server broke HTTP/2
+		}
 		return nil, nil, newError("", ErrConnReset, rerr)
 	}
 	resp := &http.Response{
