@@ -279,3 +279,53 @@ func dialEcho(t *testing.T, cfg *Config, url string, seen chan string) {
 	}
 	u.Close()
 }
+
+// TestRFC8441DialRawServer: our Dial against a plain net/http h2c
+// handler that speaks RFC 8441 and WebSocket framing written here: it
+// checks the CONNECT, answers 200 and echoes each (unmasked) frame.
+func TestRFC8441DialRawServer(t *testing.T) {
+	bad := make(chan string, 1)
+	e := newH2Env(t, false, 0, nil, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != "CONNECT" || r.Header.Get(":protocol") != "websocket" || r.Header.Get("Sec-Websocket-Version") != "13" {
+			bad <- fmt.Sprintf("%s %q", r.Method, r.Header)
+			w.WriteHeader(400)
+			return
+		}
+		w.WriteHeader(200)
+		rc := http.NewResponseController(w)
+		rc.Flush()
+		hdr := make([]byte, 6)
+		for {
+			if _, err := io.ReadFull(r.Body, hdr); err != nil || hdr[1]&0x80 == 0 || hdr[1]&0x7f > 125 {
+				return // masked frames of up to 125 bytes only
+			}
+			p := make([]byte, hdr[1]&0x7f)
+			if _, err := io.ReadFull(r.Body, p); err != nil {
+				return
+			}
+			for i := range p {
+				p[i] ^= hdr[2+i%4]
+			}
+			w.Write(append([]byte{hdr[0], byte(len(p))}, p...))
+			rc.Flush()
+			if hdr[0]&0x0f == 0x8 {
+				return
+			}
+		}
+	})
+	ctx := h2ctx(t, 10*time.Second)
+	c, _, err := e.cfg.Dial(ctx, e.url, Text)
+	if err != nil {
+		t.Fatal(err, <-bad)
+	}
+	for _, m := range []string{"one", "two", strings.Repeat("x", 125)} {
+		if err := roundTrip(ctx, c, []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u, err := c.Detach(ctx, StatusNormalClosure, "done")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Close()
+}
