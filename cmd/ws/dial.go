@@ -61,6 +61,7 @@ type dialOpts struct {
 	binary       bool
 	echo         bool
 	compress     bool
+	http2        bool
 	subprotocols listFlag
 	header       headerFlag
 	tls          tlsFlags
@@ -75,6 +76,7 @@ func runDial(e *env, args []string) int {
 	fs.StringVar(&o.nohttp, "nohttp", "", "connect over TCP to `HOST:PORT` and skip the HTTP handshake (raw WebSocket, WS_NOHTTP)")
 	fs.BoolVar(&o.binary, "binary", false, "send lines as binary messages")
 	fs.BoolVar(&o.echo, "echo", false, "send every message received back to the server")
+	fs.BoolVar(&o.http2, "http2", false, "open the WebSocket over HTTP/2 (RFC 8441: h2 by ALPN for wss://, prior knowledge for ws://), falling back to HTTP/1.1")
 	fs.BoolVar(&o.compress, "compress", false, "offer permessage-deflate (with --nohttp: use it; the server must too)")
 	fs.Var(&o.subprotocols, "subprotocol", "offer subprotocol `NAME` (repeatable)")
 	fs.Var(&o.header, "H", "add header field 'Name: value' to the handshake (repeatable)")
@@ -92,7 +94,7 @@ func runDial(e *env, args []string) int {
 	case o.nohttp != "" && len(pos) != 0:
 		return fs.usageError(e, errors.New("--nohttp takes the address; no URL"))
 	}
-	cfg := &ws.Config{Subprotocols: o.subprotocols, Header: o.header.h}
+	cfg := &ws.Config{Subprotocols: o.subprotocols, Header: o.header.h, HTTP2: o.http2}
 	if cfg.TLSConfig, err = o.tls.config(); err != nil {
 		return fail(e, "dial", exitUsage, err)
 	}
