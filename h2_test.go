@@ -44,7 +44,7 @@ type h2Env struct {
 
 // newH2Env starts the server with handler h (or an echo handler over
 // Upgrade with scfg if nil) and closes it at the test's end.
-func newH2Env(t *testing.T, secure bool, maxStreams uint32, scfg *Config, h http.HandlerFunc) *h2Env {
+func newH2Env(t testing.TB, secure bool, maxStreams uint32, scfg *Config, h http.HandlerFunc) *h2Env {
 	t.Helper()
 	e := &h2Env{protos: make(chan string, 4096)}
 	if h == nil {
