@@ -233,6 +233,9 @@ type clientHello struct {
 	// the bytes read past it before the response is checked (Dial builds
 	// its *http.Response there); an error it returns ends the handshake.
 	answer func(head, rest []byte) error
+	// body is the body of a refusal, if the answer hook read it; else the
+	// bytes that came with the head stand for it.
+	body []byte
 }
 
 // header returns the extra fields of cfg's handshakes.
@@ -291,6 +294,13 @@ func (c *Conn) handshakeClient(ctx context.Context, cfg *Config, h *clientHello,
 	}
 	proto, cerr := checkResponse(&resp, key[:], offered)
 	if cerr != nil {
+		if resp.code != http.StatusSwitchingProtocols && resp.code/100 != 3 {
+			body := c.in.buf[n:c.in.w]
+			if h.body != nil {
+				body = h.body
+			}
+			cerr = detail(cerr.Error() + firstLine(body))
+		}
 		return newError("", ErrProto, cerr)
 	}
 	dp, derr := acceptedDeflate(z, resp.extValues)

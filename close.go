@@ -2,6 +2,7 @@ package ws
 
 import (
 	"context"
+	"errors"
 	"net"
 	"time"
 )
@@ -29,8 +30,16 @@ func (c *Conn) Done(ctx context.Context, code StatusCode, reason string) error {
 }
 
 // sendClose writes our close frame under the frame lock, bounded by ctx.
-// Caller holds the send side.
 func (c *Conn) sendClose(ctx context.Context, code StatusCode, reason string) error {
+	var p [maxControl]byte
+	n := putClose(p[:], code, reason)
+	return c.sendControl(ctx, opClose, p[:n])
+}
+
+// sendControl writes a control frame under the frame lock, bounded by
+// ctx, as a data frame is: a timeout before its first byte leaves the
+// connection usable. A close frame ends the send side (ErrPipe after it).
+func (c *Conn) sendControl(ctx context.Context, op byte, p []byte) error {
 	stop, err := c.lockWrite(ctx)
 	if err != nil {
 		return err
@@ -39,13 +48,13 @@ func (c *Conn) sendClose(ctx context.Context, code StatusCode, reason string) er
 	if err := c.writable(); err != nil {
 		return err
 	}
-	var p [maxControl]byte
-	n := putClose(p[:], code, reason)
-	if err := c.writeControl(opClose, p[:n]); err != nil {
+	if err := c.writeControl(op, p); err != nil {
 		return c.sendResult(ctx, 0, err)
 	}
-	c.out.done = true
-	c.out.closeSent.Store(true)
+	if op == opClose {
+		c.out.done = true
+		c.out.closeSent.Store(true)
+	}
 	return nil
 }
 
@@ -71,7 +80,7 @@ func (c *Conn) Detach(ctx context.Context, code StatusCode, reason string) (net.
 	}
 	defer c.leaveSend()
 	in := &c.in
-	if !in.busy.CompareAndSwap(false, true) {
+	if !in.busy.CompareAndSwap(false, true) && !c.takeFromPing() {
 		return nil, newError("detach", ErrBusy, nil)
 	}
 	defer c.leaveRecv()
@@ -94,17 +103,33 @@ func (c *Conn) Detach(ctx context.Context, code StatusCode, reason string) (net.
 }
 
 func (c *Conn) detach(ctx context.Context, code StatusCode, reason string) error {
-	if !c.out.closeSent.Load() {
-		if err := c.sendClose(ctx, code, reason); err != nil {
-			return withOp("detach", err)
-		}
+	if err := c.sendCloseOnce(ctx, "detach", code, reason); err != nil {
+		return err
 	}
+	return c.drainToClose(ctx, "detach")
+}
+
+// sendCloseOnce sends our close frame unless it was sent.
+func (c *Conn) sendCloseOnce(ctx context.Context, op string, code StatusCode, reason string) error {
+	if c.out.closeSent.Load() {
+		return nil
+	}
+	err := c.sendClose(ctx, code, reason)
+	if err != nil && !(errors.Is(err, ErrPipe) && c.out.closeSent.Load()) {
+		return withOp(op, err)
+	}
+	return nil
+}
+
+// drainToClose receives and discards messages until the peer's close
+// arrives. Caller holds the receive side.
+func (c *Conn) drainToClose(ctx context.Context, op string) error {
 	in := &c.in
 	if in.peer.closed.Load() {
 		return nil
 	}
 	if in.err != nil {
-		return newError("detach", ErrConnReset, in.err)
+		return newError(op, ErrConnReset, in.err)
 	}
 	in.limit = in.maxMsg
 	stop := c.armRead(ctx)
@@ -120,8 +145,81 @@ func (c *Conn) detach(ctx context.Context, code StatusCode, reason string) error
 		case detail: // a message was discarded
 			continue
 		}
-		return c.recvError(ctx, "detach", err)
+		return c.recvError(ctx, op, err)
 	}
+}
+
+// Shutdown ends the connection with the closing handshake (RFC 6455
+// §7.1.2) and closes the underlying bytestream: it sends our close frame
+// with code and reason (or, if the peer closed first and code is 0 and
+// reason empty, answers with the peer's code), discards the messages that
+// arrive meanwhile, waits for the peer's close within ctx, then closes
+// the bytestream. It is the one call that ends a connection cleanly, from
+// either side; libdill spells it ws_detach followed by hclose.
+//
+// It may be called while other goroutines send or receive: the close
+// frame goes out between their frames (later sends fail with ErrPipe),
+// and a goroutine blocked in Recv takes the peer's close (its Recv returns
+// CloseError) while Shutdown waits for that. When nothing is receiving,
+// Shutdown reads and discards itself.
+//
+// It returns nil once the handshake completed and the bytestream is
+// closed. Errors:
+//   - ErrInvalid for a code or reason Done refuses (nothing is changed);
+//   - ErrTimedOut or ErrCanceled if ctx ended first: the connection is
+//     closed anyway (with an already-done ctx, nothing happens);
+//   - ErrConnReset, ErrProto … if the connection failed meanwhile (it is
+//     closed);
+//   - net.ErrClosed after Close or Detach.
+func (c *Conn) Shutdown(ctx context.Context, code StatusCode, reason string) error {
+	if err := checkClose(code, reason); err != nil {
+		return newError("shutdown", ErrInvalid, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return newError("shutdown", ctxKind(ctx, err), nil)
+	}
+	if c.closed.Load() {
+		return newError("shutdown", net.ErrClosed, nil)
+	}
+	peer := &c.in.peer
+	if peer.closed.Load() && code == 0 && reason == "" {
+		code = peer.code
+	}
+	err := c.sendCloseOnce(ctx, "shutdown", code, reason)
+	if err == nil {
+		err = c.awaitPeerClose(ctx)
+	}
+	if cerr := c.close(false); err == nil {
+		err = cerr
+		if e, ok := err.(*opError); ok {
+			e.op = "shutdown"
+		}
+	}
+	return err
+}
+
+// awaitPeerClose waits until the peer's close arrived: read by another
+// goroutine's receive, or, when the receive side is free, read here.
+func (c *Conn) awaitPeerClose(ctx context.Context) error {
+	peer := &c.in.peer
+	for !peer.closed.Load() {
+		if c.in.busy.CompareAndSwap(false, true) {
+			err := c.drainToClose(ctx, "shutdown")
+			c.leaveRecv()
+			return err
+		}
+		// Another goroutine is receiving; it may also stop receiving.
+		t := time.NewTimer(pingRetry)
+		select {
+		case <-peer.ev.wait():
+		case <-ctx.Done():
+			t.Stop()
+			return newError("shutdown", ctxKind(ctx, ctx.Err()), nil)
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	return nil
 }
 
 // prefixConn hands back bytes read ahead before reading the conn again.

@@ -137,6 +137,10 @@ func (cfg *Config) dialOn(ctx context.Context, op string, raw net.Conn, t *targe
 	h := clientHello{resource: t.resource, host: t.host, header: t.header}
 	h.answer = func(head, rest []byte) (err error) {
 		resp, err = t.response(ctx, head, rest, u)
+		if err == nil && resp.Body != http.NoBody {
+			h.body, _ = io.ReadAll(resp.Body) // at most maxErrorBody
+			resp.Body = io.NopCloser(bytes.NewReader(h.body))
+		}
 		return err
 	}
 	c, err := cfg.attachClient(ctx, op, u, flags, nil, &h)
@@ -181,6 +185,9 @@ func (cfg *Config) newTarget(rawURL string) (*target, error) {
 	port := u.Port()
 	if port == "" {
 		port = defaultPort(u.Scheme)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return nil, detail("URL port " + strconv.Quote(port) + " is not a port (1–65535)")
 	}
 	t.addr = net.JoinHostPort(t.hostname, port)
 	t.host = strings.TrimSuffix(u.Host, ":")
@@ -271,7 +278,9 @@ func (cfg *Config) netDial(ctx context.Context, addr string) (net.Conn, error) {
 		if k := ctxKind(ctx, err); k != nil {
 			return nil, newError("", k, err)
 		}
-		return nil, newError("", ErrConnReset, err)
+		// Refused, unreachable, no such host: no errno of libdill's
+		// says it, so none is claimed; the net error says it all.
+		return nil, newError("", nil, err)
 	}
 	return u, nil
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -167,7 +168,7 @@ func TestDialInvalid(t *testing.T) {
 	}}
 	for _, u := range []string{
 		"", "example.com", "ftp://example.com/", "ws://", "ws:///path", "ws:example.com",
-		"ws://exa mple.com/", "ws://[::1/", "ws://example.com:port/", "ws://bücher.example/",
+		"ws://exa mple.com/", "ws://[::1/", "ws://example.com:port/", "ws://example.com:99999/", "ws://example.com:0/", "ws://bücher.example/",
 	} {
 		_, resp, err := cfg.Dial(context.Background(), u, 0)
 		if !errors.Is(err, ws.ErrInvalid) || resp != nil {
@@ -436,10 +437,40 @@ func TestDialContext(t *testing.T) {
 		}
 		addr := ln.Addr().String()
 		ln.Close()
-		if _, _, err := ws.Dial(hsCtx(t), "ws://"+addr+"/", 0); !errors.Is(err, ws.ErrConnReset) {
-			t.Fatalf("err = %v, want ErrConnReset", err)
+		_, _, err = ws.Dial(hsCtx(t), "ws://"+addr+"/", 0)
+		var ne net.Error
+		if !errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, ws.ErrConnReset) || !errors.As(err, &ne) ||
+			!strings.Contains(err.Error(), "connection refused") {
+			t.Fatalf("err = %v, want ECONNREFUSED as it is, not ErrConnReset", err)
 		}
 	})
+	t.Run("no such host", func(t *testing.T) {
+		_, _, err := ws.Dial(hsCtx(t), "ws://no-such-host.invalid/", 0)
+		var dns *net.DNSError
+		if !errors.As(err, &dns) || errors.Is(err, ws.ErrConnReset) {
+			t.Fatalf("err = %v, want the *net.DNSError", err)
+		}
+	})
+}
+
+// TestDialRefusalSaysWhy: a refused upgrade's error gives the status line
+// and the first line of the body the server sent.
+func TestDialRefusalSaysWhy(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "token expired\nsecond line", http.StatusForbidden)
+	}))
+	defer srv.Close()
+	_, resp, err := ws.Dial(hsCtx(t), "ws"+strings.TrimPrefix(srv.URL, "http")+"/", 0)
+	if !errors.Is(err, ws.ErrProto) || !strings.Contains(err.Error(), "403 Forbidden: token expired") ||
+		strings.Contains(err.Error(), "second line") {
+		t.Fatalf("err = %v", err)
+	}
+	if resp == nil || resp.StatusCode != 403 {
+		t.Fatalf("resp = %v", resp)
+	}
+	if b, _ := io.ReadAll(resp.Body); !strings.Contains(string(b), "second line") {
+		t.Fatalf("body %q: still readable in full", b)
+	}
 }
 
 // connectProxy is an HTTP proxy that only tunnels (CONNECT), to loopback

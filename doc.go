@@ -1,9 +1,41 @@
-// Package ws is libdill's WebSocket protocol (RFC 6455) in Go: a message
-// protocol attached on top of any bytestream (a net.Conn: TCP, TLS, a Unix
-// socket, net.Pipe …), that speaks whole messages, half-closes with Done,
-// hands the bytestream back with Detach, takes a deadline (a context) on
-// every blocking call, and can live in caller-supplied Storage so that
-// nothing is allocated.
+// Package ws is libdill's WebSocket protocol (RFC 6455, RFC 7692) in Go:
+// a message protocol attached on top of any bytestream (a net.Conn: TCP,
+// TLS, a Unix socket, net.Pipe …), that speaks whole messages, half-closes
+// with Done, hands the bytestream back with Detach, takes a deadline (a
+// context) on every blocking call, and can live in caller-supplied
+// Storage so that nothing is allocated.
+//
+// An echo server, in a net/http handler:
+//
+//	c, err := ws.Upgrade(w, r, ws.Text) // a refused request got its 4xx
+//	if err != nil {
+//		return
+//	}
+//	for {
+//		msg, flags, err := c.RecvMessage(ctx)
+//		if errors.Is(err, ws.ErrPipe) { // the client closed: answer
+//			c.Shutdown(closeCtx, 0, "") // closeCtx: with a timeout
+//			return
+//		} else if err != nil {
+//			c.Close()
+//			return
+//		}
+//		c.Send(ctx, flags, msg)
+//	}
+//
+// And a client:
+//
+//	c, _, err := ws.Dial(ctx, "ws://127.0.0.1:8080/echo", ws.Text)
+//	if err != nil {
+//		return err
+//	}
+//	c.Send(ctx, ws.Text, []byte("Hello, world!"))
+//	msg, _, err := c.RecvMessage(ctx)
+//	…
+//	err = c.Shutdown(ctx, ws.StatusNormalClosure, "bye") // handshake, then closed
+//
+// RecvMessage allocates each message; Recv and RecvV fill the caller's
+// buffers and allocate nothing. Ping measures a round trip.
 //
 // # libdill to Go
 //
@@ -16,10 +48,12 @@
 //	msend / msendl / mrecv / mrecvl                       c.MSend / c.MSendV / c.MRecv / c.MRecvV
 //	ws_done(s, status, reason, len, deadline)             c.Done(ctx, code, reason)
 //	ws_detach(s, status, reason, len, deadline)           c.Detach(ctx, code, reason) → net.Conn
+//	ws_detach, then hclose                                c.Shutdown(ctx, code, reason)
 //	ws_status(s, &status, buf, len)                       c.Status()
 //	ws_request_key / ws_response_key                      RequestKey() / ResponseKey(key)
 //	hclose                                                c.Close()
 //	(net/http and URLs, no libdill counterpart)           Upgrade(w, r, flags), Dial(ctx, url, flags)
+//	(no libdill counterpart)                              c.RecvMessage(ctx), c.Ping(ctx), Reader, Writer
 //	WS_BINARY / WS_TEXT / WS_NOHTTP                       Binary / Text / NoHTTP
 //	deadline (ms, -1, 0)                                  ctx: its deadline; Background; an expired ctx
 //	EPIPE EPROTO EMSGSIZE ETIMEDOUT ECANCELED             ErrPipe ErrProto ErrMsgSize ErrTimedOut ErrCanceled
@@ -77,9 +111,17 @@
 // # Errors
 //
 // Errors are checked with errors.Is against the sentinels; each carries
-// the operation and a detail ("ws: recv: protocol error (EPROTO): …").
-// A failure of a direction is sticky: later calls on it return
-// ErrConnReset wrapping the first cause. When the peer breaks the
-// protocol, the connection is failed with the RFC's close code (1002,
-// 1007 for invalid UTF-8, 1009 for a message over the limit), best effort.
+// the operation and a detail ("ws: recv: protocol error (EPROTO): …"):
+//   - a failure of a direction is sticky: later calls on it return
+//     ErrConnReset wrapping the first cause;
+//   - when the peer breaks the protocol, the connection is failed with the
+//     RFC's close code (1002; 1007 for invalid UTF-8 or compressed data;
+//     1009 for a message over the limit), and the close reaches the peer
+//     before the connection closes;
+//   - a failure no libdill errno describes truly (a dial refused, a host
+//     not found) carries no sentinel, only the net error, so that
+//     errors.Is(err, syscall.ECONNREFUSED) and errors.As(err, &netErr)
+//     work;
+//   - a refused handshake is ErrProto with the server's status line and
+//     the first line of its body.
 package ws

@@ -1,6 +1,7 @@
 package ws
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -57,7 +58,9 @@ var (
 )
 
 // opError is every error this package returns except CloseError: the
-// operation, the sentinel kind and an optional cause.
+// operation, the sentinel kind and an optional cause. A failure that no
+// sentinel describes truly (a dial refused, a host not found) has no kind,
+// only its cause.
 type opError struct {
 	op    string
 	kind  error
@@ -65,7 +68,10 @@ type opError struct {
 }
 
 func (e *opError) Error() string {
-	s := "ws: " + e.op + ": " + strings.TrimPrefix(e.kind.Error(), "ws: ")
+	s := "ws: " + e.op
+	if e.kind != nil {
+		s += ": " + strings.TrimPrefix(e.kind.Error(), "ws: ")
+	}
 	if e.cause != nil {
 		s += ": " + e.cause.Error()
 	}
@@ -73,7 +79,10 @@ func (e *opError) Error() string {
 }
 
 func (e *opError) Unwrap() []error {
-	if e.cause == nil {
+	switch {
+	case e.kind == nil:
+		return []error{e.cause}
+	case e.cause == nil:
 		return []error{e.kind}
 	}
 	return []error{e.kind, e.cause}
@@ -81,7 +90,10 @@ func (e *opError) Unwrap() []error {
 
 // Timeout reports whether the operation failed because a deadline passed,
 // as net.Error does.
-func (e *opError) Timeout() bool { return e.kind == ErrTimedOut }
+func (e *opError) Timeout() bool {
+	var ne net.Error
+	return e.kind == ErrTimedOut || e.kind == nil && errors.As(e.cause, &ne) && ne.Timeout()
+}
 
 // newError is how every error of the package except CloseError is built:
 // op may be "" below the API layer, where withOp fills it in.
@@ -99,6 +111,19 @@ func peerText(b []byte) string {
 		}
 	}
 	return string(b)
+}
+
+// firstLine returns ": " and the first line of a refusal's body, escaped
+// as peerText, at most 200 bytes of it; "" for an empty body.
+func firstLine(body []byte) string {
+	if i := bytes.IndexAny(body, "\r\n"); i >= 0 {
+		body = body[:i]
+	}
+	body = bytes.TrimSpace(body[:min(len(body), 200)])
+	if len(body) == 0 {
+		return ""
+	}
+	return ": " + peerText(body)
 }
 
 // detail is a static error message used as a cause.
@@ -126,6 +151,7 @@ var (
 	errFragControl   = protoErr("fragmented control frame")
 	errBigControl    = protoErr("control frame payload over 125 bytes")
 	errBadLength     = protoErr("64-bit payload length with the most significant bit set")
+	errNonMinimal    = protoErr("payload length not in its minimal encoding (RFC 6455 §5.2)")
 	errNoMessage     = protoErr("continuation frame outside a fragmented message")
 	errNested        = protoErr("new data frame inside a fragmented message")
 	errUnmasked      = protoErr("unmasked frame from a client")

@@ -8,12 +8,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"time"
 
 	"github.com/dillgo/ws"
 )
 
 // A server: an http.Handler upgrades each request and echoes messages
-// until the client closes, then answers its close.
+// until the client closes, then answers its close with Shutdown, which
+// also closes the connection.
 func ExampleUpgrade() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
@@ -21,50 +23,69 @@ func ExampleUpgrade() {
 		if err != nil {
 			return
 		}
-		defer c.Close()
 		ctx := context.Background() // not r.Context(): it ends with the handler
-		buf := make([]byte, 4096)
 		for {
-			n, flags, err := c.Recv(ctx, buf)
-			var ce ws.CloseError
-			if errors.As(err, &ce) {
-				if u, err := c.Detach(ctx, ce.Code, ""); err == nil { // answer the close
-					u.Close()
+			msg, flags, err := c.RecvMessage(ctx)
+			if err != nil {
+				closeCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				defer cancel()
+				if errors.Is(err, ws.ErrPipe) {
+					c.Shutdown(closeCtx, 0, "") // answer the client's close
+				} else {
+					c.Close()
 				}
 				return
 			}
-			if err != nil || c.Send(ctx, flags, buf[:n]) != nil {
+			if err := c.Send(ctx, flags, msg); err != nil {
+				c.Close()
 				return
 			}
 		}
 	})
-	srv := httptest.NewServer(mux) // or http.ListenAndServe(":8080", mux)
+	srv := httptest.NewServer(mux) // or http.ListenAndServe("127.0.0.1:8080", mux)
 	defer srv.Close()
 
-	c, _, err := ws.Dial(context.Background(), strings.Replace(srv.URL, "http", "ws", 1)+"/echo", ws.Text)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := ws.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/echo", ws.Text)
 	if err != nil {
 		log.Fatal(err)
 	}
-	c.Send(context.Background(), ws.Text, []byte("ping"))
-	buf := make([]byte, 64)
-	n, _, _ := c.Recv(context.Background(), buf)
-	fmt.Printf("%s\n", buf[:n])
-	c.Close()
-	// Output: ping
+	c.Send(ctx, ws.Text, []byte("ping"))
+	msg, _, _ := c.RecvMessage(ctx)
+	fmt.Printf("%s\n", msg)
+	fmt.Println(c.Shutdown(ctx, ws.StatusNormalClosure, "done"))
+	// Output:
+	// ping
+	// <nil>
 }
 
-// A client: dial, exchange a message, close the connection with a closing
-// handshake and take back the underlying connection.
+// A client: dial, exchange a message, measure a round trip, and end the
+// connection with the closing handshake, bounded by a timeout.
 func ExampleDial() {
+	// A server to talk to: it echoes messages (answering pings as it
+	// receives), then answers the close.
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if c, err := ws.Upgrade(w, r, ws.Text); err == nil {
-			echo(context.Background(), c) // the loop of ExampleUpgrade
+		c, err := ws.Upgrade(w, r, ws.Text)
+		if err != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for {
+			msg, flags, err := c.RecvMessage(ctx)
+			if err != nil {
+				c.Shutdown(ctx, 0, "") // answer the client's close
+				return
+			}
+			c.Send(ctx, flags, msg)
 		}
 	}))
 	defer srv.Close()
 	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/chat" // ws://127.0.0.1:port/chat
 
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	c, resp, err := ws.Dial(ctx, url, ws.Text)
 	if err != nil {
 		log.Fatal(err) // resp, if not nil, holds the server's refusal
@@ -73,17 +94,19 @@ func ExampleDial() {
 	if err := c.Send(ctx, ws.Text, []byte("hello")); err != nil {
 		log.Fatal(err)
 	}
-	buf := make([]byte, 1024)
-	n, _, err := c.Recv(ctx, buf)
+	msg, _, err := c.RecvMessage(ctx)
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Printf("%s\n", buf[:n])
-	u, err := c.Detach(ctx, ws.StatusNormalClosure, "bye")
-	if err != nil {
+	fmt.Printf("%s\n", msg)
+	if _, err := c.Ping(ctx); err != nil {
 		log.Fatal(err)
 	}
-	u.Close()
+	closeCtx, cancelClose := context.WithTimeout(ctx, 5*time.Second)
+	defer cancelClose()
+	if err := c.Shutdown(closeCtx, ws.StatusNormalClosure, "bye"); err != nil {
+		log.Fatal(err)
+	}
 	// Output:
 	// 101 Switching Protocols
 	// hello
@@ -97,25 +120,31 @@ func ExampleConfig_Upgrade() {
 		CheckOrigin:  ws.AllowOrigins("https://app.example.com", "*.example.org"),
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if c, err := server.Upgrade(w, r, ws.Text); err == nil {
-			echo(context.Background(), c)
+		c, err := server.Upgrade(w, r, ws.Text)
+		if err != nil {
+			return
 		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c.Shutdown(ctx, 0, "") // the client closes at once: answer
 	}))
 	defer srv.Close()
 
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	client := &ws.Config{
 		Subprotocols: []string{"chat.v1", "chat.v2"},
 		Header:       http.Header{"Origin": {"https://app.example.com"}},
 	}
-	c, _, err := client.Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http"), ws.Text)
+	c, _, err := client.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), ws.Text)
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer c.Close()
 	fmt.Println(c.Subprotocol())
+	c.Shutdown(ctx, ws.StatusNormalClosure, "")
 
 	client.Header.Set("Origin", "https://evil.example")
-	_, resp, err := client.Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http"), ws.Text)
+	_, resp, err := client.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), ws.Text)
 	fmt.Println(resp.StatusCode, errors.Is(err, ws.ErrProto))
 	// Output:
 	// chat.v2

@@ -21,9 +21,34 @@ func ExampleAttachClient() {
 		log.Fatal(err)
 	}
 	defer ln.Close()
-	go serveEcho(ln)
+	go func() { // a server: attach to each connection, echo until the close
+		for {
+			tcp, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				c, err := ws.AttachServer(ctx, tcp, 0) // c.Resource(), c.Host() tell what was asked
+				if err != nil {
+					return // the client got an HTTP error; tcp is closed
+				}
+				buf := make([]byte, 1<<16)
+				for {
+					n, flags, err := c.Recv(ctx, buf)
+					if err != nil {
+						c.Shutdown(ctx, 0, "") // answers a close with the peer's code
+						return
+					}
+					c.Send(ctx, flags, buf[:n])
+				}
+			}()
+		}
+	}()
 
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	tcp, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		log.Fatal(err)
@@ -42,37 +67,6 @@ func ExampleAttachClient() {
 	// Output:
 	// Hello, world! text <nil>
 	// <nil>
-}
-
-// serveEcho attaches the server side to each connection and echoes
-// messages until the peer closes.
-func serveEcho(ln net.Listener) {
-	for {
-		tcp, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		go func() {
-			ctx := context.Background()
-			c, err := ws.AttachServer(ctx, tcp, 0) // c.Resource(), c.Host() tell what was asked
-			if err != nil {
-				return // the client got an HTTP error; tcp is closed
-			}
-			defer c.Close()
-			buf := make([]byte, 1<<16)
-			for {
-				n, flags, err := c.Recv(ctx, buf)
-				var ce ws.CloseError
-				if errors.As(err, &ce) {
-					c.Detach(ctx, ce.Code, "") // answer the peer's close with its code
-					return
-				}
-				if err != nil || c.Send(ctx, flags, buf[:n]) != nil {
-					return
-				}
-			}
-		}()
-	}
 }
 
 // With NoHTTP both sides skip the HTTP upgrade, as libdill's WS_NOHTTP:
@@ -126,7 +120,8 @@ func ExampleConn_Done() {
 func ExampleConn_Recv_timeout() {
 	a, b := net.Pipe()
 	ctx := context.Background()
-	s, c := attachPair(a, b)
+	s, _ := ws.AttachServer(ctx, a, ws.NoHTTP)
+	c, _ := ws.AttachClient(ctx, b, ws.NoHTTP, "", "")
 	short, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
 	defer cancel()
 	_, _, err := c.Recv(short, make([]byte, 16))
@@ -146,7 +141,8 @@ func ExampleConn_Recv_timeout() {
 func ExampleConn_Reader() {
 	a, b := net.Pipe()
 	ctx := context.Background()
-	s, c := attachPair(a, b)
+	s, _ := ws.AttachServer(ctx, a, ws.NoHTTP)
+	c, _ := ws.AttachClient(ctx, b, ws.NoHTTP, "", "")
 	go func() {
 		w, _ := s.Writer(ctx, ws.Text)
 		for i := 0; i < 3; i++ {
@@ -167,7 +163,8 @@ func ExampleConn_Reader() {
 func ExampleSkip() {
 	a, b := net.Pipe()
 	ctx := context.Background()
-	s, c := attachPair(a, b)
+	s, _ := ws.AttachServer(ctx, a, ws.NoHTTP)
+	c, _ := ws.AttachClient(ctx, b, ws.NoHTTP, "", "")
 	go s.Send(ctx, ws.Binary, []byte("header:payload"))
 	payload := make([]byte, 16)
 	n, _, _ := c.RecvV(ctx, ws.Skip(7), payload)
@@ -175,11 +172,4 @@ func ExampleSkip() {
 	s.Close()
 	c.Close()
 	// Output: payload
-}
-
-func attachPair(a, b net.Conn) (server, client *ws.Conn) {
-	ctx := context.Background()
-	server, _ = ws.AttachServer(ctx, a, ws.NoHTTP)
-	client, _ = ws.AttachClient(ctx, b, ws.NoHTTP, "", "")
-	return server, client
 }

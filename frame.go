@@ -54,6 +54,9 @@ func parseHeader(b []byte) (h header, n int, err error) {
 			return h, 0, errShort
 		}
 		h.length = uint64(binary.BigEndian.Uint16(b[2:]))
+		if h.length < 126 {
+			return h, 0, errNonMinimal
+		}
 		n = 4
 	case 127:
 		if len(b) < 10 {
@@ -62,6 +65,9 @@ func parseHeader(b []byte) (h header, n int, err error) {
 		h.length = binary.BigEndian.Uint64(b[2:])
 		if h.length>>63 != 0 {
 			return h, 0, errBadLength
+		}
+		if h.length <= 0xffff {
+			return h, 0, errNonMinimal
 		}
 		n = 10
 	default:

@@ -56,9 +56,14 @@ func TestParseHeader_RFC6455_5_2(t *testing.T) {
 		// "the most significant bit MUST be 0"
 		{"length 2^63", pureHdr(0x82, 127, pureBE64(1<<63), nil), header{}, 0, errBadLength},
 		{"length 2^64-1 masked", pureHdr(0x82, 127, pureBE64(1<<64-1), key), header{}, 0, errBadLength},
-		// Non-minimal encodings are a sender's fault the receiver tolerates.
-		{"non-minimal 16-bit", pureHdr(0x82, 126, pureBE16(5), nil), header{fin: true, op: opBinary, length: 5}, 4, nil},
-		{"non-minimal 64-bit", pureHdr(0x82, 127, pureBE64(5), nil), header{fin: true, op: opBinary, length: 5}, 10, nil},
+		// "the minimal number of bytes MUST be used to encode the length":
+		// refused as soon as the length is read, before the mask key, as
+		// the conformance suite's reader does (a parser differential is
+		// where smuggling starts).
+		{"non-minimal 16-bit", pureHdr(0x82, 126, pureBE16(5), nil), header{}, 0, errNonMinimal},
+		{"non-minimal 16-bit 125", pureHdr(0x82, 126, pureBE16(125), nil), header{}, 0, errNonMinimal},
+		{"non-minimal 64-bit", pureHdr(0x82, 127, pureBE64(5), nil), header{}, 0, errNonMinimal},
+		{"non-minimal 64-bit 65535, mask key missing", []byte{0x82, 0xff, 0, 0, 0, 0, 0, 0, 0xff, 0xff}, header{}, 0, errNonMinimal},
 		// Trailing payload is not part of the header.
 		{"trailing payload", []byte{0x81, 0x05, 'H', 'e', 'l', 'l', 'o'}, header{fin: true, op: opText, length: 5}, 2, nil},
 	}
@@ -362,7 +367,7 @@ func FuzzParseHeader(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, n, err := parseHeader(b)
 		if err != nil {
-			if err != errShort && err != errBadLength {
+			if err != errShort && err != errBadLength && err != errNonMinimal {
 				t.Fatalf("unexpected error %v", err)
 			}
 			if err == errShort && len(b) >= maxHeader {

@@ -57,18 +57,12 @@ func (c *Conn) runKeepalive(k *keepalive) {
 				pinged = time.Time{}
 				if now.Sub(seen) >= k.interval {
 					pinged = now
-					c.ping()
+					c.queuePing()
 				}
 			}
 		}
 	}
 }
-
-// ping asks for a ping; it goes out now if the frame lock is free, or
-// right after the frame being written. It never waits for the lock: a
-// write stuck behind a peer that stopped reading does not stop the
-// keepalive from failing the connection.
-func (c *Conn) ping() { c.queuePing() }
 
 // failKeepalive breaks both directions and wakes a blocked receive and a
 // blocked write. It takes no lock a stuck operation could hold.

@@ -97,7 +97,7 @@ func (c *Conn) enterRecv(ctx context.Context, op string) error {
 		return newError(op, net.ErrClosed, nil)
 	}
 	in := &c.in
-	if !in.busy.CompareAndSwap(false, true) {
+	if !in.busy.CompareAndSwap(false, true) && !c.takeFromPing() {
 		return newError(op, ErrBusy, nil)
 	}
 	if in.peer.closed.Load() {

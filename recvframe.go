@@ -1,6 +1,7 @@
 package ws
 
 import (
+	"errors"
 	"io"
 	"time"
 )
@@ -142,7 +143,17 @@ func (c *Conn) fill() error {
 // (they are never consumed in part, so a timeout leaves them buffered)
 // and handled; for a data frame it sets up the payload state and, if the
 // frame starts a message, opens it.
-func (c *Conn) nextFrame() error {
+func (c *Conn) nextFrame() error { return c.readFrames(false) }
+
+// errDataNext is readFrames' answer, with controlOnly, when a data frame
+// is next: it stays buffered, unread.
+var errDataNext = errors.New("ws: a data frame is next")
+
+// readFrames reads frame headers, handling control frames whole, up to
+// the next data frame, which it opens. With controlOnly it handles one
+// control frame and returns nil, or leaves a data frame unread and
+// returns errDataNext.
+func (c *Conn) readFrames(controlOnly bool) error {
 	in := &c.in
 	for {
 		h, hn, err := parseHeader(in.buf[in.r:in.w])
@@ -176,7 +187,13 @@ func (c *Conn) nextFrame() error {
 			if err := c.control(h.op, p); err != nil {
 				return err
 			}
+			if controlOnly {
+				return nil
+			}
 			continue
+		}
+		if controlOnly {
+			return errDataNext
 		}
 		in.r += hn
 		in.frame = frameState{left: h.length, fin: h.fin, masked: h.masked, key: h.key}
@@ -212,7 +229,10 @@ func (c *Conn) control(op byte, p []byte) error {
 		peer.code = code
 		peer.reason = string(reason)
 		peer.closed.Store(true)
+		peer.ev.fire()
 		return CloseError{code, peer.reason}
+	case opPong:
+		c.ping.answered(p)
 	}
 	return nil
 }

@@ -2,8 +2,12 @@ package ws
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"net"
+	"os"
+	"sync/atomic"
+	"time"
 )
 
 // Send sends p as one message of the type in flags (Text or Binary), in a
@@ -275,3 +279,111 @@ func (c *Conn) sendResult(ctx context.Context, written int64, err error) error {
 	}
 	return newError("", kind, cause)
 }
+
+// writeEncoded writes one frame encoded in advance (a PreparedMessage's
+// server frame) under the frame lock, bounded by ctx.
+func (c *Conn) writeEncoded(ctx context.Context, frame []byte) error {
+	stop, err := c.lockWrite(ctx)
+	if err != nil {
+		return err
+	}
+	if err = c.writable(); err == nil {
+		m, werr := c.u.Write(frame)
+		err = c.sendResult(ctx, int64(m), werr)
+	}
+	c.unlockWrite(stop)
+	return err
+}
+
+// sendFrames is the Hub's writer: it writes bufs, whole encoded frames
+// whose ends (cumulative byte offsets) are in ends, in one vectored write.
+// It takes the send side (polling while a Send or a Writer holds it) and
+// the frame lock; pending control frames go out first. The write deadline
+// is dl (zero: none); another goroutine cuts the write by setting halt and
+// calling haltWrite. A write cut inside a frame finishes that frame
+// within controlTimeout (after calling cut, which may get the peer to
+// read), so that the stream stays at a frame boundary and a close frame
+// can follow. It returns the number of frames written whole
+// and nil, ErrTimedOut (cut by dl or halt: the connection stays usable),
+// or what Send returns for a failed connection (then the send side is
+// broken if a byte went out).
+func (c *Conn) sendFrames(dl time.Time, halt *atomic.Bool, bufs [][]byte, ends []int, cut func()) (int, error) {
+	for !c.out.busy.CompareAndSwap(false, true) {
+		switch {
+		case c.closed.Load():
+			return 0, newError("", net.ErrClosed, nil)
+		case halt.Load() || (!dl.IsZero() && time.Now().After(dl)):
+			return 0, newError("", ErrTimedOut, nil)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	defer c.out.busy.Store(false)
+	if err := c.out.lock.lock(context.Background()); err != nil {
+		return 0, newError("", err, nil)
+	}
+	defer c.unlockWrite(nil)
+	if c.out.pending.any.Load() {
+		c.flushPending()
+	}
+	c.setWriteDeadline(dl)
+	if halt.Load() {
+		return 0, newError("", ErrTimedOut, nil)
+	}
+	if err := c.writable(); err != nil {
+		return 0, err
+	}
+	written, err := c.writeBufs(bufs)
+	if err == nil {
+		return len(ends), nil
+	}
+	n := 0 // frames written whole
+	for n < len(ends) && int64(ends[n]) <= written {
+		n++
+	}
+	timeout := errors.Is(err, os.ErrDeadlineExceeded) && !c.closed.Load() && !c.kaFailed.Load()
+	if timeout && (written == 0 || n > 0 && int64(ends[n-1]) == written) {
+		return n, newError("", ErrTimedOut, nil)
+	}
+	if timeout { // finish the frame cut short
+		cut()
+		c.setWriteDeadline(time.Now().Add(controlTimeout))
+		if _, err = c.writeBufs(byteRange(bufs, written, int64(ends[n]))); err == nil {
+			return n + 1, newError("", ErrTimedOut, nil)
+		}
+	}
+	return n, c.sendResult(context.Background(), written, err)
+}
+
+// writeBufs writes bufs with one writev where u supports it. Caller holds
+// the frame lock.
+func (c *Conn) writeBufs(bufs [][]byte) (int64, error) {
+	if len(bufs) == 1 {
+		m, err := c.u.Write(bufs[0])
+		return int64(m), err
+	}
+	s := &c.out
+	s.vec = append(s.vec[:0], bufs...)
+	s.nb = s.vec
+	written, err := s.nb.WriteTo(c.u)
+	clear(s.vec)
+	s.nb = nil
+	return written, err
+}
+
+// byteRange returns the bytes [from, to) of the concatenation of bufs.
+func byteRange(bufs [][]byte, from, to int64) [][]byte {
+	var out [][]byte
+	var off int64
+	for _, b := range bufs {
+		lo, hi := max(from-off, 0), min(to-off, int64(len(b)))
+		if lo < hi {
+			out = append(out, b[lo:hi])
+		}
+		off += int64(len(b))
+	}
+	return out
+}
+
+// haltWrite cuts the write of sendFrames in progress, from any goroutine:
+// the caller set the halt flag first.
+func (c *Conn) haltWrite() { c.out.dl.expire(c.u.SetWriteDeadline) }

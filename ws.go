@@ -148,8 +148,9 @@ type Conn struct {
 	kaFailed atomic.Bool // the keepalive declared the peer gone
 	meta     connMeta
 
-	in  recvHalf
-	out sendHalf
+	in   recvHalf
+	out  sendHalf
+	ping pingState
 }
 
 // recvHalf is the receive direction: everything in it is owned by the
@@ -225,6 +226,7 @@ type connMeta struct {
 // peerClose records the peer's close frame for Status, readable from any
 // goroutine once closed is set.
 type peerClose struct {
+	ev     event // fired when closed is set
 	closed atomic.Bool
 	code   StatusCode
 	reason string

@@ -26,6 +26,7 @@ go mod download
 (cd conformance && go mod download)
 (cd bench && go mod download)
 (cd cmd/ws/demotest && go mod download)
+(cd nats && go mod download)
 
 step "library: go vet and go test -race"
 go vet ./...
@@ -39,6 +40,9 @@ step "conformance suite against every agent, both modes (-race)"
 
 step "interop with Chromium, Node ws and Python websockets"
 (cd conformance && go test -count=1 -timeout 10m ./interop/...)
+
+step "NATS bridge against an embedded nats-server (-race)"
+(cd nats && go vet ./... && go test -race -count=1 -timeout 10m ./...)
 
 step "benchmarks, smoke mode"
 (cd bench && go vet ./... && go test -count=1 -timeout 10m ./...)

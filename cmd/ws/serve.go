@@ -31,7 +31,9 @@ the files of a directory.
 Modes (one of):
   --echo        send every message back to its sender (the default)
   --broadcast   send every message to every other client; each client has
-                a bounded send queue and is dropped when it falls behind
+                a bounded send queue; one that falls behind (over
+                --queue-bytes queued, or a message waiting over --max-lag)
+                gets close 1008 with the reason
   --exec CMD    bridge each connection to a new "sh -c CMD": every message
                 is a line on its stdin, every line of its stdout a message
 
@@ -62,7 +64,8 @@ type serveOpts struct {
 	origins      listFlag
 	verbose      bool
 	compress     bool
-	queue        int
+	queueBytes   int
+	maxLag       time.Duration
 	h2c          bool // HTTP/2 without TLS, prior knowledge (serve_h2.go)
 }
 
@@ -73,7 +76,8 @@ func runServe(e *env, args []string) int {
 	fs.BoolVar(&o.echo, "echo", false, "echo mode (the default)")
 	fs.BoolVar(&o.broadcast, "broadcast", false, "broadcast mode: every message to every other client")
 	fs.StringVar(&o.exec, "exec", "", "exec mode: bridge each connection to `CMD`'s stdin and stdout, line by line")
-	fs.IntVar(&o.queue, "queue", 64, "broadcast: messages queued per client before it is dropped")
+	fs.IntVar(&o.queueBytes, "queue-bytes", 1<<20, "broadcast: bytes queued for a client before it counts as slow")
+	fs.DurationVar(&o.maxLag, "max-lag", 5*time.Second, "broadcast: how long a message may wait for a client before it counts as slow")
 	fs.StringVar(&o.static, "static", "", "serve the files of `DIR` at / instead of the demo page")
 	fs.StringVar(&o.cert, "cert", "", "TLS certificate `FILE` (PEM); with --key, serve wss:// and https://")
 	fs.StringVar(&o.key, "key", "", "TLS private key `FILE` (PEM)")
@@ -112,8 +116,11 @@ type server struct {
 	tls    *tls.Config
 	log    *slog.Logger
 	handle handler
-	files  http.Handler
-	wg     sync.WaitGroup
+	// shutdown, if set, ends the mode before the connections are
+	// canceled (the broadcast sends 1001 after what is queued).
+	shutdown func(context.Context) error
+	files    http.Handler
+	wg       sync.WaitGroup
 }
 
 // handler runs one connection until it ends and closes it. When ctx ends
@@ -145,10 +152,14 @@ func newServer(e *env, o *serveOpts) (*server, error) {
 	case modes > 1:
 		return nil, errors.New("--echo, --broadcast and --exec exclude each other")
 	case o.broadcast:
-		if o.queue < 1 {
-			return nil, errors.New("--queue must be at least 1")
+		if o.queueBytes < 1 || o.maxLag <= 0 {
+			return nil, errors.New("--queue-bytes and --max-lag must be positive")
 		}
-		s.handle = newHub(o.queue).handle
+		b, err := newHub(o.queueBytes, o.maxLag, s.log)
+		if err != nil {
+			return nil, err
+		}
+		s.handle, s.shutdown = b.handle, b.shutdown
 	case o.exec != "":
 		s.handle = execBridge(o.exec)
 	default:
@@ -237,6 +248,11 @@ func (s *server) run(ctx context.Context, e *env) error {
 	if hs != nil {
 		sctx, scancel := context.WithTimeout(context.Background(), 2*time.Second)
 		hs.Shutdown(sctx)
+		scancel()
+	}
+	if s.shutdown != nil {
+		sctx, scancel := context.WithTimeout(context.Background(), 2*time.Second)
+		s.shutdown(sctx)
 		scancel()
 	}
 	cancel()

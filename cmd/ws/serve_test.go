@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -134,9 +135,10 @@ func TestBroadcast(t *testing.T) {
 }
 
 // TestBroadcastSlowClient: a client that never reads is dropped once its
-// queue is full, and the others keep receiving every message.
+// queue is over budget, with close 1008 and the reason after what was
+// buffered, and the others keep receiving every message.
 func TestBroadcastSlowClient(t *testing.T) {
-	s := serve(t, "--broadcast", "--queue", "64", "-v")
+	s := serve(t, "--broadcast", "--queue-bytes", "4194304", "-v")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	// The slow client's receive buffer is small, so that the server's
@@ -164,7 +166,7 @@ func TestBroadcastSlowClient(t *testing.T) {
 	defer pub.Close()
 	s.errOut.waitFor(t, `msg="joined the broadcast"`, 3)
 
-	// Publish in rounds of 50 × 64 KiB (under the queue length), each read by the fast client
+	// Publish in rounds of 50 × 64 KiB (under the byte budget), each read by the fast client
 	// before the next, until the server reports the drop (at most 40
 	// rounds, 128 MiB).
 	msg := make([]byte, 64<<10)
@@ -193,17 +195,63 @@ func TestBroadcastSlowClient(t *testing.T) {
 	if got := fast.line(); got != "after the drop" {
 		t.Fatalf("fast client got %q", got)
 	}
-	// The slow one finds its connection closed after what was buffered.
+	// The slow one finds what was buffered, then close 1008 with the
+	// reason, or (not having read during the second the server gives the
+	// close frame to get in behind a full socket buffer) a cut.
 	buf := make([]byte, 64<<10)
 	for n := 0; ; n++ {
 		if n > sent {
 			t.Fatalf("slow client received all %d messages: not dropped", sent)
 		}
 		if _, _, err := slow.Recv(ctx, buf); err != nil {
-			if errors.Is(err, ws.ErrTimedOut) {
+			var ce ws.CloseError
+			switch {
+			case errors.As(err, &ce):
+				if ce.Code != ws.StatusPolicyViolation || !strings.Contains(ce.Reason, "slow consumer") {
+					t.Fatalf("slow client: close %v %q, want 1008 slow consumer", ce.Code, ce.Reason)
+				}
+			case errors.Is(err, ws.ErrTimedOut):
 				t.Fatalf("slow client: %v", err)
 			}
 			break
+		}
+	}
+}
+
+// TestBroadcastPipedDial: "seq 1 100 | ws dial URL" sends 100 messages as
+// fast as it can; the terminal clients connected to the broadcast receive
+// all of them, in order, and are never dropped (a burst is not slowness).
+func TestBroadcastPipedDial(t *testing.T) {
+	s := serve(t, "--broadcast", "-v")
+	var clients []*proc
+	for i := range 3 {
+		clients = append(clients, start(t, "dial", s.url))
+		s.errOut.waitFor(t, `msg="joined the broadcast"`, i+1)
+	}
+	var seq strings.Builder
+	for i := 1; i <= 100; i++ {
+		fmt.Fprintln(&seq, i)
+	}
+	for run := 0; run < 3; run++ {
+		r := runWS(t, seq.String(), "dial", s.url)
+		if r.code != 0 {
+			t.Fatalf("piped dial exited %d; stderr:\n%s", r.code, r.stderr)
+		}
+		for i, c := range clients {
+			for want := 1; want <= 100; want++ {
+				if got := c.line(); got != strconv.Itoa(want) {
+					t.Fatalf("run %d, client %d got %q, want %d", run, i, got, want)
+				}
+			}
+		}
+	}
+	if n := s.errOut.count("dropped a slow client"); n != 0 {
+		t.Fatalf("%d clients dropped; server log:\n%s", n, s.errOut)
+	}
+	for i, c := range clients {
+		c.stdin.Close()
+		if code := c.wait(); code != 0 {
+			t.Fatalf("client %d exited %d; stderr:\n%s", i, code, c.errOut)
 		}
 	}
 }

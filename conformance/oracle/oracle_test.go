@@ -202,7 +202,7 @@ func (o *outcome) lenient(d *suite.FrameDecoder, rest []byte, fromClient, compre
 	}
 	if msgRsv&4 != 0 && compressed {
 		res, err := suite.InflateMessage(part, hist, 15, 4*limit, true)
-		if err != nil && !errors.Is(err, suite.ErrInflateShort) {
+		if err != nil && !errors.Is(err, suite.ErrInflateShort) || stdCorrupt(part, hist) {
 			o.proto = true
 		}
 		if len(res.Out) > limit {
@@ -214,6 +214,24 @@ func (o *outcome) lenient(d *suite.FrameDecoder, rest []byte, fromClient, compre
 		o.proto = true
 	}
 }
+
+// stdCorrupt reports whether Go's standard compress/flate, an inflater
+// independent of the library's (klauspost/compress), finds the prefix p
+// of a compressed message already corrupt: decoders detect some
+// corruption (an invalid code, a distance before the window) as soon as
+// they decode it, the suite's reader only once the data is whole. The
+// suite still decides what a whole message is.
+func stdCorrupt(p, hist []byte) bool {
+	r := flate.NewReaderDict(io.MultiReader(bytes.NewReader(p), cutReader{}), hist)
+	_, err := io.Copy(io.Discard, io.LimitReader(r, 4*limit))
+	var ce flate.CorruptInputError
+	return errors.As(err, &ce)
+}
+
+// cutReader is the end of a cut input: an error that is not io.EOF.
+type cutReader struct{}
+
+func (cutReader) Read([]byte) (int, error) { return 0, io.ErrUnexpectedEOF }
 
 // earlyHeaderViolation reports a protocol violation visible in the first
 // bytes of a header: reserved opcode, RSV bits, a control frame not final

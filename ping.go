@@ -1,0 +1,247 @@
+package ws
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// event is a one-shot signal that goroutines wait on with a ctx.
+type event struct {
+	mu   sync.Mutex
+	done bool
+	ch   chan struct{}
+}
+
+func (e *event) fire() {
+	e.mu.Lock()
+	if !e.done {
+		e.done = true
+		if e.ch != nil {
+			close(e.ch)
+		}
+	}
+	e.mu.Unlock()
+}
+
+// wait returns a channel closed once the event fired.
+func (e *event) wait() <-chan struct{} {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.ch == nil {
+		e.ch = make(chan struct{})
+		if e.done {
+			close(e.ch)
+		}
+	}
+	return e.ch
+}
+
+// pingState is the Ping in progress: the payload it waits for and the
+// channel its pong closes.
+type pingState struct {
+	busy    atomic.Bool // one Ping at a time
+	reading atomic.Bool // Ping holds the receive side to read its pong
+	yield   atomic.Bool // a receive call wants the receive side back
+	seq     uint64      // Ping's own
+	mu      sync.Mutex
+	want    [8]byte
+	pong    chan struct{} // nil unless a Ping waits
+}
+
+// answered closes the waiting Ping's channel if p is its payload.
+// Receive side.
+func (s *pingState) answered(p []byte) {
+	s.mu.Lock()
+	if s.pong != nil && bytes.Equal(p, s.want[:]) {
+		close(s.pong)
+		s.pong = nil
+	}
+	s.mu.Unlock()
+}
+
+// pingRetry is how often a Ping waiting for its pong checks whether it
+// can read the pong itself: the goroutine that was receiving may have
+// stopped.
+const pingRetry = 20 * time.Millisecond
+
+// Ping sends a ping and returns its round trip once the matching pong
+// arrived (RFC 6455 §5.5.2, §5.5.3). libdill has no counterpart. It blocks
+// until then or until ctx ends.
+//
+// The ping goes out between the frames of a concurrent send. Pongs are
+// read by the receive side: while another goroutine is in Recv (or
+// reading a message), that receive sees the pong and Ping returns. When
+// nothing is receiving, Ping reads the control frames that come first
+// itself (answering pings, taking the peer's close), and stops at a data
+// message, which it leaves unread for the next receive call: a pong queued
+// behind that message is read once a receive call has taken the message.
+// A receive call made while Ping reads takes the receive side back at
+// once (Ping then waits for its pong from that receive), so Ping never
+// makes a receive loop fail with ErrBusy. Pings sent by the keepalive
+// (Config.PingInterval) and pongs that answer them do not disturb Ping.
+//
+// Errors:
+//   - ErrBusy if another Ping is in progress;
+//   - ErrTimedOut or ErrCanceled when ctx ends: the connection stays
+//     usable;
+//   - CloseError (ErrPipe) if the peer's close arrived first; ErrPipe after
+//     Done;
+//   - ErrConnReset if the connection failed; net.ErrClosed after Close or
+//     Detach.
+func (c *Conn) Ping(ctx context.Context) (time.Duration, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, newError("ping", ctxKind(ctx, err), nil)
+	}
+	if c.closed.Load() {
+		return 0, newError("ping", net.ErrClosed, nil)
+	}
+	s := &c.ping
+	if !s.busy.CompareAndSwap(false, true) {
+		return 0, newError("ping", ErrBusy, nil)
+	}
+	defer s.busy.Store(false)
+	s.seq++
+	pong := make(chan struct{})
+	s.mu.Lock()
+	binary.BigEndian.PutUint64(s.want[:], s.seq^uint64(time.Now().UnixNano()))
+	payload := s.want
+	s.pong = pong
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.pong = nil
+		s.mu.Unlock()
+	}()
+	start := time.Now()
+	if err := c.sendControl(ctx, opPing, payload[:]); err != nil {
+		return 0, withOp("ping", err)
+	}
+	for {
+		select {
+		case <-pong:
+			return time.Since(start), nil
+		default:
+		}
+		s.reading.Store(true) // before taking the side: a receive call then asks to yield
+		if !c.in.busy.CompareAndSwap(false, true) {
+			s.reading.Store(false)
+		} else {
+			err := c.readControl(ctx, pong)
+			s.yield.Store(false)
+			c.leaveRecv()
+			s.reading.Store(false) // after letting go: see takeFromPing
+			if err == errYield {
+				err = errDataNext // a receive call reads on: wait as for a message
+			}
+			switch {
+			case err == nil:
+				return time.Since(start), nil
+			case err != errDataNext:
+				return 0, withOp("ping", err)
+			}
+			// A message is next: a receive call must read past it; then
+			// the pong may be next, for this loop to read.
+		}
+		t := time.NewTimer(pingRetry)
+		select {
+		case <-pong:
+			t.Stop()
+			return time.Since(start), nil
+		case <-ctx.Done():
+			t.Stop()
+			return 0, newError("ping", ctxKind(ctx, ctx.Err()), nil)
+		case <-t.C:
+		}
+	}
+}
+
+// errYield is readControl's answer when a receive call wants the receive
+// side: Ping lets go and waits for its pong from that receive.
+var errYield = errors.New("ws: receive side wanted")
+
+// takeFromPing gives a receive call that found the receive side taken
+// the side, if Ping holds it to read its pong: Ping is woken and lets go
+// (it then waits for its pong from this receive). It reports whether the
+// side was taken.
+func (c *Conn) takeFromPing() bool {
+	s := &c.ping
+	if !s.reading.Load() {
+		return false
+	}
+	s.yield.Store(true)
+	c.in.dl.expire(c.u.SetReadDeadline)
+	for end := time.Now().Add(time.Second); time.Now().Before(end); {
+		if c.in.busy.CompareAndSwap(false, true) {
+			return true
+		}
+		if !s.reading.Load() && c.in.busy.Load() {
+			return false // someone else took it
+		}
+		time.Sleep(20 * time.Microsecond)
+	}
+	return false
+}
+
+// readControl reads and handles control frames until pong is closed, a
+// data frame is next (errDataNext; it stays unread) or ctx ends. It holds
+// the receive side. Control frames are consumed only whole, so a timeout
+// leaves the connection usable.
+func (c *Conn) readControl(ctx context.Context, pong <-chan struct{}) error {
+	in := &c.in
+	if c.kaFailed.Load() && in.err == nil {
+		in.err = errKeepalive
+	}
+	switch {
+	case in.peer.closed.Load():
+		return CloseError{in.peer.code, in.peer.reason}
+	case in.err != nil:
+		return newError("", ErrConnReset, in.err)
+	}
+	in.limit = in.maxMsg
+	stop := c.armRead(ctx)
+	defer c.disarmRead(stop)
+	for {
+		select {
+		case <-pong:
+			return nil
+		default:
+		}
+		if c.ping.yield.Load() {
+			return errYield
+		}
+		err := c.readFrames(true)
+		if err != nil && c.ping.yield.Load() {
+			return errYield // woken for a receive call; nothing was consumed in part
+		}
+		if err == nil {
+			continue
+		}
+		if err == errDataNext {
+			return err
+		}
+		if e, ok := err.(CloseError); ok {
+			select {
+			case <-pong: // answered before the close
+				return nil
+			default:
+			}
+			return e
+		}
+		if !c.kaFailed.Load() {
+			if err := ctx.Err(); err != nil {
+				return newError("", ctxKind(ctx, err), nil) // nothing was consumed in part
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return errYield // woken by takeFromPing
+			}
+		}
+		return c.recvError(ctx, "", err)
+	}
+}
