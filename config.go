@@ -89,7 +89,8 @@ type Config struct {
 	// TLSConfig configures the TLS client of Dial for wss:// URLs (and an
 	// https:// proxy). It is cloned, never modified: an empty ServerName
 	// becomes the URL's host, and NextProtos is replaced by "http/1.1",
-	// the only protocol a WebSocket upgrade runs on. nil means the
+	// the only protocol a WebSocket upgrade runs on ("h2", "http/1.1"
+	// with HTTP2). nil means the
 	// defaults of crypto/tls (the system's roots).
 	TLSConfig *tls.Config
 
@@ -115,6 +116,19 @@ type Config struct {
 	// are read by Recv: keep a goroutine receiving.
 	PingInterval time.Duration
 	PongTimeout  time.Duration
+
+	// HTTP2 makes Dial open the WebSocket as an extended CONNECT stream
+	// over HTTP/2 (RFC 8441): "h2" by ALPN for wss://, HTTP/2 with prior
+	// knowledge (h2c) for ws://. Dial calls made with the same *Config to
+	// the same authority share one HTTP/2 connection, which closes with
+	// its last WebSocket; a connection whose server limits its concurrent
+	// streams, or that got GOAWAY, makes Dial open another. Dial falls
+	// back to HTTP/1.1 when the server does not choose h2, does not speak
+	// HTTP/2, or does not advertise SETTINGS_ENABLE_CONNECT_PROTOCOL. The
+	// Conn's Underlying and Detach then give the stream, as a net.Conn.
+	// Upgrade needs no option: it accepts RFC 8441 requests whenever
+	// net/http delivers them (see Upgrade).
+	HTTP2 bool
 }
 
 const (

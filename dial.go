@@ -82,9 +82,22 @@ func (cfg *Config) Dial(ctx context.Context, url string, flags Flags) (*Conn, *h
 	if err != nil {
 		return nil, nil, withOp(op, err)
 	}
-	raw, err := cfg.connect(ctx, t, proxy)
-	if err != nil {
-		return nil, nil, withOp(op, err)
+	var raw net.Conn
+	if cfg != nil && cfg.HTTP2 { // RFC 8441: h2dial.go
+		c, resp, u, err, fallback := cfg.dialH2(ctx, op, t, proxy, flags)
+		if !fallback {
+			if err != nil {
+				return nil, resp, withOp(op, err)
+			}
+			return c, resp, nil
+		}
+		// HTTP/1.1, on the TLS connection where ALPN chose it if any.
+		t.h2, t.secured, raw = false, u != nil, u
+	}
+	if raw == nil {
+		if raw, err = cfg.connect(ctx, t, proxy); err != nil {
+			return nil, nil, withOp(op, err)
+		}
 	}
 	// From here on ctx reaches the connection through its deadlines, as
 	// for the calls of a Conn; it is never closed by a callback. This
@@ -112,7 +125,10 @@ func (cfg *Config) Dial(ctx context.Context, url string, flags Flags) (*Conn, *h
 // raw: on error raw has been closed. The response is the server's answer,
 // or the proxy's refusal.
 func (cfg *Config) dialOn(ctx context.Context, op string, raw net.Conn, t *target, p *url.URL, flags Flags) (*Conn, *http.Response, error) {
-	u, resp, err := cfg.secure(ctx, raw, t, p)
+	u, resp, err := raw, (*http.Response)(nil), error(nil)
+	if !t.secured {
+		u, resp, err = cfg.secure(ctx, raw, t, p)
+	}
 	if err != nil {
 		raw.Close()
 		return nil, resp, err
@@ -140,6 +156,8 @@ type target struct {
 	host     string // Host field: without the default port
 	resource string
 	header   http.Header // the request's fields beyond the handshake's
+	h2       bool        // TLS offers h2 by ALPN (Config.HTTP2)
+	secured  bool        // the connection Dial has is already past secure
 }
 
 // newTarget parses and checks a URL for Dial.
@@ -303,7 +321,7 @@ func (cfg *Config) secure(ctx context.Context, u net.Conn, t *target, p *url.URL
 	var err error
 	if p != nil {
 		if p.Scheme == "https" {
-			if u, err = cfg.startTLS(ctx, u, p.Hostname(), true); err != nil {
+			if u, err = cfg.startTLS(ctx, u, p.Hostname(), true, []string{"http/1.1"}); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -312,7 +330,7 @@ func (cfg *Config) secure(ctx context.Context, u net.Conn, t *target, p *url.URL
 		}
 	}
 	if t.tls {
-		if u, err = cfg.startTLS(ctx, u, t.hostname, false); err != nil {
+		if u, err = cfg.startTLS(ctx, u, t.hostname, false, t.alpn()); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -321,8 +339,8 @@ func (cfg *Config) secure(ctx context.Context, u net.Conn, t *target, p *url.URL
 
 // startTLS runs the TLS handshake as a client on u with serverName,
 // unless the configuration names the server (and this is not the proxy),
-// and returns the TLS connection.
-func (cfg *Config) startTLS(ctx context.Context, u net.Conn, serverName string, proxy bool) (net.Conn, error) {
+// offering protos by ALPN, and returns the TLS connection.
+func (cfg *Config) startTLS(ctx context.Context, u net.Conn, serverName string, proxy bool, protos []string) (net.Conn, error) {
 	var tc *tls.Config
 	if cfg != nil && cfg.TLSConfig != nil {
 		tc = cfg.TLSConfig.Clone()
@@ -332,7 +350,7 @@ func (cfg *Config) startTLS(ctx context.Context, u net.Conn, serverName string, 
 	if tc.ServerName == "" || proxy {
 		tc.ServerName = serverName
 	}
-	tc.NextProtos = []string{"http/1.1"}
+	tc.NextProtos = protos
 	c := tls.Client(u, tc)
 	// Handshake, not HandshakeContext: ctx already reaches the
 	// connection through its deadlines.

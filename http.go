@@ -34,7 +34,8 @@ import (
 // Sec-WebSocket-Version: 13 for another version, 403 when the Host policy
 // (Config.Hosts; on a loopback address, by default, the loopback names)
 // or the origin policy (Config.CheckOrigin, by default same-origin)
-// refuses it, 505 for a request that is not HTTP/1.x, 400 for a request
+// refuses it, 505 for a request that is neither HTTP/1.x nor an HTTP/2
+// extended CONNECT, 400 for a request
 // that declares a body (Content-Length other than 0, Transfer-Encoding)
 // and otherwise.
 //
@@ -44,6 +45,22 @@ import (
 // After Upgrade returns, w and r must not be used: the handler may return
 // while the connection lives on, and r.Context() ends when it does, so
 // give the connection's calls their own contexts.
+//
+// Over HTTP/2 (RFC 8441) the request is an extended CONNECT with
+// :protocol websocket and Sec-WebSocket-Version: 13; the same Host,
+// origin, subprotocol and permessage-deflate rules apply, refusals get
+// the same 4xx answers (426, 403, 400), and the answer is 200, flushed.
+// The WebSocket then runs on the stream (r.Body and w): Underlying and
+// Detach give it as a net.Conn, a send deadline that passes resets the
+// stream (net/http's write deadline), a receive deadline leaves it
+// usable, and Close ends the WebSocket's use of the stream. The handler
+// must not return while the WebSocket lives: net/http ends the stream
+// when it returns, and a write after that is a net/http panic. net/http
+// delivers such requests only in a process started with
+// GODEBUG=http2xconnect=1 (read at start-up; a program cannot set it for
+// itself); without it a server still serves HTTP/1.1 WebSockets, and an
+// HTTP/2 request that is not an extended CONNECT gets 505 with a reason
+// naming the switch.
 //
 // Errors: ErrProto if the request was refused (the cause gives the
 // reason); ErrInvalid for flags other than Text or Binary, invalid
@@ -67,6 +84,9 @@ func (cfg *Config) Upgrade(w http.ResponseWriter, r *http.Request, flags Flags) 
 	if err := cfg.compression().check(); err != nil {
 		http.Error(w, "websocket: internal error", http.StatusInternalServerError)
 		return nil, newError(op, ErrInvalid, err)
+	}
+	if r.ProtoMajor == 2 {
+		return cfg.upgradeH2(w, r, flags) // RFC 8441: h2server.go
 	}
 	req, ref := upgradeRequest(r)
 	if ref == nil {

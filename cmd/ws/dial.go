@@ -88,6 +88,7 @@ type dialOpts struct {
 	binary       bool
 	echo         bool
 	compress     bool
+	http2        bool
 	subprotocols listFlag
 	header       headerFlag
 	tls          tlsFlags
@@ -108,6 +109,7 @@ func (o *dialOpts) register(fs *flagSet) {
 	fs.StringVar(&o.nohttp, "nohttp", "", "connect over TCP to `HOST:PORT` and skip the HTTP handshake (raw WebSocket, WS_NOHTTP)")
 	fs.BoolVar(&o.binary, "binary", false, "send lines as binary messages")
 	fs.BoolVar(&o.echo, "echo", false, "send every message received back to the server")
+	fs.BoolVar(&o.http2, "http2", false, "open the WebSocket over HTTP/2 (RFC 8441: h2 by ALPN for wss://, prior knowledge for ws://), falling back to HTTP/1.1")
 	fs.BoolVar(&o.compress, "compress", false, "offer permessage-deflate (with --nohttp: use it; the server must too)")
 	fs.Var(&o.subprotocols, "subprotocol", "offer subprotocol `NAME` (repeatable)")
 	fs.Var(&o.header, "H", "add header field 'Name: value' to the handshake (repeatable)")
@@ -171,7 +173,7 @@ func (o *dialOpts) config(target string) (*ws.Config, error) {
 	if err := checkTarget(o, target); err != nil {
 		return nil, err
 	}
-	cfg := &ws.Config{Subprotocols: o.subprotocols, Header: o.header.h, PingInterval: o.pingInterval}
+	cfg := &ws.Config{Subprotocols: o.subprotocols, Header: o.header.h, PingInterval: o.pingInterval, HTTP2: o.http2}
 	var err error
 	if cfg.TLSConfig, err = o.tls.config(); err != nil {
 		return nil, err

@@ -109,6 +109,7 @@ type serveOpts struct {
 	poller       bool
 	nats         string
 	subject      string
+	h2c          bool // HTTP/2 without TLS, prior knowledge (serve_h2.go)
 }
 
 func runServe(e *env, args []string) int {
@@ -131,6 +132,7 @@ func runServe(e *env, args []string) int {
 	fs.BoolVar(&o.compress, "compress", true, "accept permessage-deflate when a client offers it (with --nohttp only when given: both sides must use it)")
 	fs.BoolVar(&o.verbose, "v", false, "log connections to stderr")
 	fs.BoolVar(&o.poller, "poller", true, "echo: park idle connections in a ws.Poller (false: a goroutine per connection)")
+	fs.BoolVar(&o.h2c, "h2c", false, "also serve HTTP/2 without TLS (prior knowledge); WebSockets over HTTP/2 need GODEBUG=http2xconnect=1")
 	pos, err := parseArgs(e, fs, args)
 	if err != nil {
 		return parseExit(err)
@@ -230,7 +232,7 @@ func newServer(e *env, o *serveOpts) (*server, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.tls = &tls.Config{Certificates: []tls.Certificate{pair}, NextProtos: []string{"http/1.1"}}
+		s.tls = &tls.Config{Certificates: []tls.Certificate{pair}, NextProtos: []string{"h2", "http/1.1"}}
 	}
 	if o.nohttp && o.static != "" {
 		return nil, errors.New("--nohttp serves no HTTP; it does not combine with --static")
@@ -276,6 +278,9 @@ func (s *server) run(ctx context.Context, e *env) error {
 		defer s.poll.close()
 	}
 	fmt.Fprintln(e.stdout, s.banner(ln.Addr().String()))
+	if note := s.h2Note(); note != "" {
+		fmt.Fprintln(e.stdout, note)
+	}
 	connCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	var serveErr error
@@ -292,6 +297,7 @@ func (s *server) run(ctx context.Context, e *env) error {
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		}
+		s.h2Protocols(hs)
 		serveErr = hs.Serve(ln)
 	}()
 	select {
@@ -361,7 +367,7 @@ func (s *server) banner1(addr string) string {
 // demo page or static files otherwise.
 func (s *server) httpHandler(ctx context.Context) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !headerHas(r.Header, "Upgrade", "websocket") {
+		if !headerHas(r.Header, "Upgrade", "websocket") && !h2WebSocket(r) {
 			s.files.ServeHTTP(w, r)
 			return
 		}
