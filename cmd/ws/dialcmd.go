@@ -1,8 +1,8 @@
 package main
 
 import (
+	"context"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -65,16 +65,16 @@ func parseClose(arg string) (ws.StatusCode, string, error) {
 	return ws.StatusCode(n), strings.TrimSpace(reason), nil
 }
 
-// showRTT prints the round trip time on stderr.
-// TODO(issue 11): switch to Conn.Ping once it lands: a WebSocket ping
-// answered by the server's pong, not the kernel's estimate.
+// showRTT sends a WebSocket ping and prints its round trip on stderr,
+// once the server's pong came back (Conn.Ping; the receive loop sees the
+// pong). At most the --wait time is spent waiting for it.
 func (d *dialer) showRTT() {
-	rtt, err := measureRTT(d.c)
+	ctx, cancel := context.WithTimeout(context.Background(), d.s.o.wait)
+	defer cancel()
+	rtt, err := d.c.Ping(ctx)
 	if err != nil {
 		fmt.Fprintf(d.s.e.stderr, "ws: ping: %v\n", err)
 		return
 	}
-	fmt.Fprintf(d.s.e.stderr, "rtt %v (TCP estimate)\n", rtt.Round(time.Microsecond))
+	fmt.Fprintf(d.s.e.stderr, "rtt %v\n", rtt.Round(time.Microsecond))
 }
-
-var errNoRTT = errors.New("no round trip estimate on this connection")

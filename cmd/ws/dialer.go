@@ -247,8 +247,9 @@ func (d *dialer) send(f ws.Flags, p []byte) {
 
 // close sends our close and arms the --wait deadline for the server's;
 // the receive loop sees the server's close.
-// TODO(issue 11): switch to Conn.Shutdown once it lands (it waits for
-// the peer's close itself); the printing of the last messages stays.
+// It is Done, not Shutdown, on purpose: the receive loop goes on
+// printing the messages the server sent before its close, and reports
+// that close (Shutdown would discard them).
 func (d *dialer) close(code ws.StatusCode, reason string) error {
 	if d.closing {
 		return nil
