@@ -14,10 +14,12 @@ import (
 // to answer a close the peer started, pass its code. It blocks until the
 // frame is written or ctx ends.
 //
-// Errors: ErrPipe if the close was already sent; ErrInvalid for a code
-// that may not be sent (1004–1006, 1015, below 1000, 1016–2999, over 4999)
-// or a reason over 123 bytes or not UTF-8; ErrBusy if a send is active;
-// ErrTimedOut, ErrCanceled, ErrConnReset and net.ErrClosed as for Send.
+// Errors:
+//   - ErrPipe if the close was already sent;
+//   - ErrInvalid for a code that may not be sent (1004–1006, 1015, below
+//     1000, 1016–2999, over 4999) or a reason over 123 bytes or not UTF-8;
+//   - ErrBusy if a send is active;
+//   - ErrTimedOut, ErrCanceled, ErrConnReset and net.ErrClosed as for Send.
 func (c *Conn) Done(ctx context.Context, code StatusCode, reason string) error {
 	if err := checkClose(code, reason); err != nil {
 		return newError("done", ErrInvalid, err)

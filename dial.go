@@ -46,16 +46,25 @@ const maxErrorBody = 64 << 10
 // proxy refuses the tunnel, its answer to CONNECT is returned instead.
 // Dial may be called from many goroutines at once, with the same Config.
 //
-// Errors: ErrInvalid for a URL Dial cannot use, unknown flags or NoHTTP,
-// or invalid Config.Compression (nothing is connected then); ErrProto if
-// the server or the proxy refused or answered wrongly (the cause gives
-// the status line; for a redirect, the Location), or TLS failed: an alert
-// from the server, such as a refused client certificate (the cause then
-// also matches tls.AlertError with its code), a certificate that failed
-// verification (*tls.CertificateVerificationError), or a peer that does
-// not speak TLS (tls.RecordHeaderError); ErrTimedOut or ErrCanceled when
-// ctx ended; ErrConnReset (wrapping the net package's error) if
-// connecting or I/O failed. On error no connection is left open.
+// Errors:
+//   - ErrInvalid for a URL Dial cannot use (a port outside 1–65535 too),
+//     unknown flags or NoHTTP, or invalid Config.Compression: nothing is
+//     connected then;
+//   - the net package's error, with no sentinel, when connecting fails
+//     (refused, no such host, unreachable): errors.Is(err,
+//     syscall.ECONNREFUSED) and errors.As(err, &netErr) work;
+//   - ErrProto if the server or the proxy refused or answered wrongly (the
+//     cause gives the status line, and for the server the first line of
+//     its body; for a
+//     redirect, the Location), or TLS failed: an alert from the server,
+//     such as a refused client certificate (the cause then also matches
+//     tls.AlertError), a certificate that failed verification
+//     (*tls.CertificateVerificationError), or a peer that does not speak
+//     TLS (tls.RecordHeaderError);
+//   - ErrTimedOut or ErrCanceled when ctx ended;
+//   - ErrConnReset if I/O failed after connecting.
+//
+// On error no connection is left open.
 func Dial(ctx context.Context, url string, flags Flags) (*Conn, *http.Response, error) {
 	return (*Config)(nil).Dial(ctx, url, flags)
 }

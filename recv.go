@@ -12,18 +12,22 @@ import (
 // Pings that arrive meanwhile are answered, pongs are accepted. It blocks
 // until a message arrives or ctx ends.
 //
-// Errors: CloseError (which is ErrPipe) once the peer's close arrived,
-// after every message sent before it; ErrConnReset if the connection
-// ends without a close frame: a message cut by the end of the stream is
-// never returned, in part or shortened; ErrMsgSize if the message does not
-// fit p: it is discarded and the connection stays usable (unless it also
-// exceeds Config.MaxMessageSize, which fails the connection with close
-// 1009); ErrProto if the peer broke the protocol: the connection is failed
-// with close 1002 (1007 for invalid UTF-8); ErrTimedOut or ErrCanceled
-// when ctx ends: if no byte of the next message reached p the connection
-// stays fully usable, otherwise the receive side is broken; ErrConnReset
-// if the connection failed, ended or broke earlier; ErrBusy if another goroutine
-// is receiving; net.ErrClosed after Close or Detach.
+// Errors:
+//   - CloseError (which is ErrPipe) once the peer's close arrived, after
+//     every message sent before it;
+//   - ErrConnReset if the connection ends without a close frame (a message
+//     cut by the end of the stream is never returned, in part or
+//     shortened), failed, or broke earlier;
+//   - ErrMsgSize if the message does not fit p: it is discarded and the
+//     connection stays usable, unless it also exceeds
+//     Config.MaxMessageSize, which fails the connection with close 1009;
+//   - ErrProto if the peer broke the protocol: the connection is failed
+//     with close 1002 (1007 for invalid UTF-8 or compressed data);
+//   - ErrTimedOut or ErrCanceled when ctx ends: if no byte of the next
+//     message reached p the connection stays fully usable, otherwise the
+//     receive side is broken;
+//   - ErrBusy if another goroutine is receiving; net.ErrClosed after Close
+//     or Detach.
 func (c *Conn) Recv(ctx context.Context, p []byte) (int, Flags, error) {
 	bufs := [1][]byte{p}
 	return c.recvv(ctx, "recv", false, bufs[:])

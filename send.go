@@ -16,14 +16,17 @@ import (
 // written or ctx ends; it waits for a pong or a close being written by
 // another goroutine only until ctx ends.
 //
-// Errors: ErrPipe after Done; ErrBusy if another goroutine is sending;
-// ErrInvalid for flags other than Text or Binary; ErrTimedOut or
-// ErrCanceled when ctx ends (if no byte of the message was written the
-// connection stays usable, otherwise the send side is broken; with
-// permessage-deflate and context takeover, a compressed message that
-// timed out breaks the send side, since the compressor already holds it);
-// ErrConnReset if the connection failed; net.ErrClosed after Close or
-// Detach.
+// Errors:
+//   - ErrPipe after Done (or our close of a failed connection);
+//   - ErrBusy if another goroutine is sending; ErrInvalid for flags other
+//     than Text or Binary;
+//   - ErrTimedOut or ErrCanceled when ctx ends: if no byte of the message
+//     was written the connection stays usable, otherwise the send side is
+//     broken; with permessage-deflate and context takeover, a compressed
+//     message that timed out breaks the send side, since the compressor
+//     already holds it;
+//   - ErrConnReset if the connection failed; net.ErrClosed after Close or
+//     Detach.
 func (c *Conn) Send(ctx context.Context, flags Flags, p []byte) error {
 	bufs := [1][]byte{p}
 	return c.sendv(ctx, "send", flags, bufs[:])
