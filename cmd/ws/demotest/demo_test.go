@@ -79,11 +79,16 @@ func startServeBin(t *testing.T, bin string, args ...string) string {
 		t.Fatal("ws serve printed no URL")
 	}
 	// listening on ws://127.0.0.1:PORT/ (demo page: http://127.0.0.1:PORT/)
+	// (a note may follow: "; echo: idle connections parked in a poller")
 	i := strings.Index(banner, "demo page: ")
-	if i < 0 || !strings.HasSuffix(banner, ")") {
+	if i < 0 {
 		t.Fatalf("banner %q", banner)
 	}
-	return strings.TrimSuffix(banner[i+len("demo page: "):], ")")
+	url, _, ok := strings.Cut(banner[i+len("demo page: "):], ")")
+	if !ok {
+		t.Fatalf("banner %q", banner)
+	}
+	return url
 }
 
 func browser(t *testing.T) (context.Context, context.CancelFunc) {
