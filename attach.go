@@ -20,12 +20,15 @@ import (
 // default) passes; bytes the server sent right after its answer are kept
 // for Recv.
 //
-// Errors: ErrProto if the server refused or answered wrongly (the cause
-// gives its status line; for a redirect, the Location), or TLS under u
-// failed (an alert, a refused certificate: see Dial); ErrInvalid for a
-// resource or host that cannot be sent, or invalid Config.Compression;
-// ErrTimedOut (ctx's deadline or HandshakeTimeout), ErrCanceled,
-// ErrConnReset for I/O failures.
+// Errors:
+//   - ErrProto if the server refused or answered wrongly (the cause gives
+//     its status line and the first line of a body that came with it; for
+//     a redirect, the Location), or TLS under u failed (an alert, a
+//     refused certificate: see Dial);
+//   - ErrInvalid for a resource or host that cannot be sent, or invalid
+//     Config.Compression;
+//   - ErrTimedOut (ctx's deadline or HandshakeTimeout), ErrCanceled,
+//     ErrConnReset for I/O failures.
 //
 // The connection takes its buffers from pools while a call needs them, so
 // that an idle connection holds none.
@@ -57,8 +60,12 @@ func AttachClientMem(ctx context.Context, u net.Conn, flags Flags, resource, hos
 // closed. It blocks until the handshake completes, ctx ends or
 // Config.HandshakeTimeout (10 s by default) passes.
 //
-// Errors: ErrProto if the request was refused; ErrTimedOut (ctx's deadline
-// or HandshakeTimeout), ErrCanceled, ErrConnReset for I/O failures.
+// Errors:
+//   - ErrProto if the request was refused (the client got the HTTP
+//     error);
+//   - ErrInvalid for unknown flags or invalid Config.Compression;
+//   - ErrTimedOut (ctx's deadline or HandshakeTimeout), ErrCanceled,
+//     ErrConnReset for I/O failures.
 //
 // The connection takes its buffers from pools while a call needs them, so
 // that an idle connection holds none; while it waits for the request it

@@ -69,10 +69,12 @@ func (c *Conn) sendControl(ctx context.Context, op byte, p []byte) error {
 // cleared. The Conn is unusable afterwards. To answer a close the peer
 // started, pass the code from its CloseError (or Status).
 //
-// Errors: ErrInvalid for a code or reason Done refuses (nothing is
-// changed); ErrBusy if a send or receive is active; otherwise, on any
-// failure, the connection is closed (as Close does) and the error is
-// returned as Done or Recv would (ErrTimedOut, ErrProto, ErrConnReset …).
+// Errors:
+//   - ErrInvalid for a code or reason Done refuses (nothing is changed);
+//   - ErrBusy if a send or receive is active;
+//   - otherwise, on any failure, the connection is closed (as Close does)
+//     and the error is returned as Done or Recv would (ErrTimedOut,
+//     ErrProto, ErrConnReset …).
 func (c *Conn) Detach(ctx context.Context, code StatusCode, reason string) (net.Conn, error) {
 	if err := checkClose(code, reason); err != nil {
 		return nil, newError("detach", ErrInvalid, err)

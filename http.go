@@ -62,12 +62,15 @@ import (
 // HTTP/2 request that is not an extended CONNECT gets 505 with a reason
 // naming the switch.
 //
-// Errors: ErrProto if the request was refused (the cause gives the
-// reason); ErrInvalid for flags other than Text or Binary, invalid
-// Config.Compression, or a ResponseWriter that cannot be hijacked (the
-// cause matches http.ErrNotSupported; 500 is answered in each case);
-// ErrTimedOut if the 101 answer could not be written in time, ErrConnReset
-// if writing it failed (the connection is closed in both cases).
+// Errors:
+//   - ErrProto if the request was refused (the cause gives the reason;
+//     the client got the HTTP error);
+//   - ErrInvalid for flags other than Text or Binary, invalid
+//     Config.Compression, or a ResponseWriter that cannot be hijacked (the
+//     cause matches http.ErrNotSupported); 500 is answered in each case;
+//   - ErrTimedOut if the 101 answer could not be written in time,
+//     ErrConnReset if writing it failed; the connection is closed in both
+//     cases.
 func Upgrade(w http.ResponseWriter, r *http.Request, flags Flags) (*Conn, error) {
 	return (*Config)(nil).Upgrade(w, r, flags)
 }
