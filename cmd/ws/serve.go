@@ -102,6 +102,7 @@ type serveOpts struct {
 	nohttp       bool
 	subprotocols listFlag
 	origins      listFlag
+	hosts        listFlag
 	verbose      bool
 	compress     bool
 	queueBytes   int
@@ -129,6 +130,7 @@ func runServe(e *env, args []string) int {
 	fs.BoolVar(&o.nohttp, "nohttp", false, "raw WebSocket on TCP without the HTTP handshake")
 	fs.Var(&o.subprotocols, "subprotocol", "accept subprotocol `NAME` (repeatable, by preference)")
 	fs.Var(&o.origins, "origin", "also accept browser requests from `ORIGIN` (repeatable; scheme://host[:port] or *.domain)")
+	fs.Var(&o.hosts, "host", "answer only requests for Host `NAME` (repeatable, port ignored); default: any on a non-loopback address, and on loopback only localhost, 127.x and [::1] (DNS rebinding)")
 	fs.BoolVar(&o.compress, "compress", true, "accept permessage-deflate when a client offers it (with --nohttp only when given: both sides must use it)")
 	fs.BoolVar(&o.verbose, "v", false, "log connections to stderr")
 	fs.BoolVar(&o.poller, "poller", true, "echo: park idle connections in a ws.Poller (false: a goroutine per connection)")
@@ -182,6 +184,7 @@ func newServer(e *env, o *serveOpts) (*server, error) {
 		level = slog.LevelInfo
 	}
 	s.log = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	s.cfg.Hosts = o.hosts
 	if len(o.origins) > 0 {
 		s.cfg.CheckOrigin = ws.AllowOrigins(o.origins...)
 	}
