@@ -127,7 +127,8 @@ func (s *session) open(ctx context.Context, rec *recorder) (*ws.Conn, *http.Resp
 		c, err := s.cfg.AttachClient(ctx, u, ws.Text|ws.NoHTTP, "/", s.target)
 		return c, nil, err
 	}
-	if rec != nil && strings.HasPrefix(s.target, "wss:") && s.direct(ctx) {
+	// (With --http2 Dial runs TLS itself: "h2" must be offered by ALPN.)
+	if rec != nil && !s.o.http2 && strings.HasPrefix(s.target, "wss:") && s.direct(ctx) {
 		return s.openTLS(ctx, rec)
 	}
 	cfg := s.cfg
@@ -275,17 +276,19 @@ func (c *recConn) NetConn() net.Conn { return c.Conn }
 
 // print stops recording and prints the heads on stderr: "> " for what we
 // sent, "< " for what the server (or proxy) answered. Heads that went
-// inside TLS through a proxy were not seen; resp's head stands in.
+// inside TLS through a proxy were not seen, nor are HTTP/2's binary
+// frames; resp's head stands in.
 func (r *recorder) print(e *env, resp *http.Response) {
 	r.mu.Lock()
 	r.stopped = true
 	out, in := r.out.Bytes(), r.in.Bytes()
 	r.mu.Unlock()
+	h2 := resp != nil && resp.ProtoMajor == 2
 	sawResponse := false
 	for {
 		req, restOut, ok := cutHead(out)
-		if !ok {
-			break
+		if !ok || h2 && !bytes.HasPrefix(req, []byte("CONNECT ")) {
+			break // the HTTP/2 preface "PRI * HTTP/2.0" is no request
 		}
 		printHead(e, "> ", req)
 		ans, restIn, ok := cutHead(in)
@@ -300,7 +303,12 @@ func (r *recorder) print(e *env, resp *http.Response) {
 		}
 	}
 	if !sawResponse && resp != nil {
-		fmt.Fprintln(e.stderr, "* the upgrade went inside TLS through the proxy; the answer as parsed:")
+		switch {
+		case h2:
+			fmt.Fprintln(e.stderr, "* the WebSocket is an HTTP/2 stream (RFC 8441, extended CONNECT); the answer as parsed:")
+		default:
+			fmt.Fprintln(e.stderr, "* the upgrade went inside TLS through the proxy; the answer as parsed:")
+		}
 		var b bytes.Buffer
 		fmt.Fprintf(&b, "%s %s\r\n", resp.Proto, resp.Status)
 		resp.Header.Write(&b)

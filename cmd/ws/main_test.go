@@ -53,8 +53,12 @@ func TestMain(m *testing.M) {
 // wsEnv is the environment of ws processes: a race-enabled binary exits
 // at once (not after the detector's default 1s) and fails on a race.
 func wsEnv() []string {
-	return append(os.Environ(), "GORACE=atexit_sleep_ms=0 halt_on_error=1")
+	return append(append(os.Environ(), "GORACE=atexit_sleep_ms=0 halt_on_error=1"), extraEnv...)
 }
+
+// extraEnv is added to the environment of the processes start starts
+// (serveWithEnv); later entries win.
+var extraEnv []string
 
 func goTool() string {
 	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {

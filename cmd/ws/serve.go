@@ -383,7 +383,9 @@ func (s *server) httpHandler(ctx context.Context) http.Handler {
 			s.log.Info("upgrade refused", "remote", r.RemoteAddr, "err", err)
 			return
 		}
-		s.session(ctx, c)
+		// Over HTTP/2 the WebSocket is the handler's stream: net/http
+		// ends it when the handler returns.
+		s.session(ctx, c, r.ProtoMajor >= 2)
 	})
 }
 
@@ -403,22 +405,29 @@ func (s *server) serveRaw(ctx context.Context, ln net.Listener) error {
 				s.log.Info("attach failed", "remote", u.RemoteAddr(), "err", err)
 				return
 			}
-			s.session(ctx, c)
+			s.session(ctx, c, false)
 		}()
 	}
 }
 
-func (s *server) session(ctx context.Context, c *ws.Conn) {
+// session serves c until it ends; with the poller it returns at once
+// unless hold (c is an HTTP/2 stream, which must keep its handler).
+func (s *server) session(ctx context.Context, c *ws.Conn, hold bool) {
 	s.wg.Add(1)
 	defer s.wg.Done()
 	log := s.log.With("remote", c.Underlying().RemoteAddr().String())
 	log.Info("connected", "resource", c.Resource(), "subprotocol", c.Subprotocol(), "extensions", c.Extensions())
 	if s.poll != nil {
 		s.wg.Add(1)
+		ended := make(chan struct{})
 		s.poll.watch(ctx, c, log, func(err error) {
 			defer s.wg.Done()
+			defer close(ended)
 			log.Info("disconnected", "err", err)
 		})
+		if hold {
+			<-ended
+		}
 		return
 	}
 	if err := s.handle(ctx, c, log); err != nil {

@@ -321,8 +321,9 @@ func servePage(t *testing.T) string {
 }
 
 // runPage loads pageURL in a fresh headless Chromium, waits for the page to
-// finish and returns its results and console output.
-func runPage(t *testing.T, pageURL string) ([]browserResult, string) {
+// finish and returns its results and console output. extra are further
+// Chromium options.
+func runPage(t *testing.T, pageURL string, extra ...chromedp.ExecAllocatorOption) ([]browserResult, string) {
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumExe),
 		chromedp.Headless,
@@ -336,6 +337,7 @@ func runPage(t *testing.T, pageURL string) ([]browserResult, string) {
 		chromedp.Flag("no-default-browser-check", true),
 		chromedp.UserDataDir(t.TempDir()),
 	}
+	opts = append(opts, extra...)
 	ctx, cancel := context.WithTimeout(context.Background(), browserTimeout)
 	defer cancel()
 	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
