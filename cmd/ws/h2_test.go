@@ -71,4 +71,3 @@ func TestServeDialHTTP2(t *testing.T) {
 		}
 	})
 }
-
