@@ -28,6 +28,9 @@ import (
 //   - ErrConnReset if the connection failed; net.ErrClosed after Close or
 //     Detach.
 func (c *Conn) Send(ctx context.Context, flags Flags, p []byte) error {
+	if flags&^Text == 0 && ctx.Done() == nil {
+		return c.sendFast(ctx, "send", flags, p)
+	}
 	bufs := [1][]byte{p}
 	return c.sendv(ctx, "send", flags, bufs[:])
 }
@@ -41,6 +44,9 @@ func (c *Conn) SendV(ctx context.Context, flags Flags, bufs ...[]byte) error {
 // MSend sends p as one message of the connection's type (chosen at attach
 // time), like libdill's msend. See Send.
 func (c *Conn) MSend(ctx context.Context, p []byte) error {
+	if ctx.Done() == nil {
+		return c.sendFast(ctx, "msend", c.typ, p)
+	}
 	bufs := [1][]byte{p}
 	return c.sendv(ctx, "msend", c.typ, bufs[:])
 }
@@ -60,6 +66,69 @@ func dataOp(flags Flags) byte {
 
 func newMaskKey() uint32 { return rand.Uint32() }
 
+// sendFast is Send for a ctx that never ends (Background, TODO) and
+// valid flags: the common case of one uncompressed frame that fits the
+// write buffer, on a connection with nothing else to do (send side and
+// frame lock free in one load each, no pending control frame, no
+// deadline left on u, no failure), goes from here to the write with no
+// call between but the header's. Anything else takes the general path
+// (sendv), with the send side already held where it was taken.
+func (c *Conn) sendFast(ctx context.Context, op string, flags Flags, p []byte) error {
+	s := &c.out
+	if c.closed.Load() || !s.busy.CompareAndSwap(false, true) {
+		bufs := [1][]byte{p}
+		return c.sendv(ctx, op, flags, bufs[:])
+	}
+	if s.buf == nil {
+		c.takeWriteBuf()
+	}
+	n := len(p)
+	if s.zw != nil || n > len(s.buf)-maxHeader || !s.lock.state.CompareAndSwap(lockFree, lockHeld) {
+		bufs := [1][]byte{p}
+		return c.sendHeld(ctx, op, flags, bufs[:])
+	}
+	// The frame lock is ours; the checks of lockWrite and writable for a
+	// ctx that never ends follow.
+	if s.lock.closed.Load() || s.pending.any.Load() || !s.dl.at.IsZero() || s.dl.dirty.Load() ||
+		s.err != nil || s.done || c.kaFailed.Load() {
+		s.lock.unlock()
+		bufs := [1][]byte{p}
+		return c.sendHeld(ctx, op, flags, bufs[:])
+	}
+	buf := s.buf
+	copy(buf[maxHeader:], p)
+	b0 := bitFin | dataOp(flags)
+	var start int
+	if c.client {
+		key := newMaskKey()
+		mask(buf[maxHeader:maxHeader+n], key, 0)
+		start = maxHeader - headerLen(n, true)
+		putHeader(buf[start:], true, 0, b0&^bitFin, n, true, key)
+	} else if n <= 125 {
+		start = maxHeader - 2
+		buf[start], buf[start+1] = b0, byte(n)
+	} else {
+		start = maxHeader - headerLen(n, false)
+		putHeader(buf[start:], true, 0, b0&^bitFin, n, false, 0)
+	}
+	m, werr := c.u.Write(buf[start : maxHeader+n])
+	var err error
+	if werr != nil {
+		err = withOp(op, c.sendResult(ctx, int64(m), werr))
+	}
+	if s.pending.any.Load() || !s.lock.state.CompareAndSwap(lockHeld, lockFree) {
+		c.unlockWrite(nil)
+	} else if s.pending.any.Load() {
+		c.flushQueued()
+	}
+	if c.pooled && s.arr != nil {
+		writePool.Put(s.arr)
+		s.arr, s.buf = nil, nil
+	}
+	s.busy.Store(false)
+	return err
+}
+
 func (c *Conn) sendv(ctx context.Context, op string, flags Flags, bufs [][]byte) error {
 	if flags&^Text != 0 {
 		return newError(op, ErrInvalid, detail("flags other than Text or Binary"))
@@ -67,6 +136,12 @@ func (c *Conn) sendv(ctx context.Context, op string, flags Flags, bufs [][]byte)
 	if err := c.enterSend(ctx, op); err != nil {
 		return err
 	}
+	return c.sendHeld(ctx, op, flags, bufs)
+}
+
+// sendHeld sends bufs as one message with the send side taken (valid
+// flags), and frees it.
+func (c *Conn) sendHeld(ctx context.Context, op string, flags Flags, bufs [][]byte) error {
 	defer c.leaveSend()
 	n := 0
 	for _, b := range bufs {

@@ -239,8 +239,13 @@ func (c *Conn) unlockWrite(stop func() bool) {
 		c.flushPending()
 		c.out.lock.unlock()
 	}
-	// A control frame was queued while the lock was being let go: write
-	// it, unless someone else took the lock (then they will).
+	c.flushQueued()
+}
+
+// flushQueued writes a control frame queued while the frame lock was
+// being let go, unless someone else took the lock (then they will).
+func (c *Conn) flushQueued() {
+	q := &c.out.pending
 	for q.any.Load() && c.out.lock.tryLock() {
 		c.flushPending()
 		c.out.lock.unlock()
