@@ -41,6 +41,11 @@ type Hub struct {
 	wg      sync.WaitGroup            // writers running
 
 	queued, sent, dropped, disconnected, writes atomic.Uint64
+
+	// publishing counts the Publish calls in progress: a writer woken
+	// while one is yields a few times before taking its queue, so that
+	// the messages of a burst of publishes leave in one write.
+	publishing atomic.Int32
 }
 
 // HubConfig is the slow-consumer policy of a Hub. The zero value (or a
@@ -155,7 +160,7 @@ func (h *Hub) Add(c *Conn) error {
 		return newError("hub add", ErrInvalid, detail("connection already in the hub"))
 	}
 	mb := &member{c: c, wake: make(chan struct{}, 1), exited: make(chan struct{}),
-		onSlow: h.cfg.OnSlow, maxLag: h.cfg.MaxLag}
+		onSlow: h.cfg.OnSlow, maxLag: h.cfg.MaxLag, publishing: &h.publishing}
 	mb.cut = mb.cutShort
 	h.members[c] = mb
 	h.list.Store(nil)
@@ -204,6 +209,8 @@ func (h *Hub) Publish(ctx context.Context, m *PreparedMessage, skip *Conn) error
 	if h.shut.Load() {
 		return newError("publish", ErrPipe, detail("hub shut down"))
 	}
+	h.publishing.Add(1)
+	defer h.publishing.Add(-1)
 	e := entry{m: m, t: time.Since(h.epoch)}
 	var queued, dropped uint64
 	var err error

@@ -2,6 +2,7 @@ package ws
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,6 +25,8 @@ type member struct {
 	err    error         // why the writer stopped early; read after exited
 	onSlow func(*Conn, string)
 	cut    func() // mb.cutShort, made once
+
+	publishing *atomic.Int32 // the hub's Publish calls in progress
 
 	// The writer's own.
 	spare    []entry
@@ -140,12 +143,28 @@ func (mb *member) signal(halt bool) {
 	}
 }
 
+// A woken writer yields at most maxYields times while a Publish is in
+// progress and fewer than batchWant messages are queued.
+const (
+	maxYields = 4
+	batchWant = 16
+)
+
 // take waits for messages or a state change and takes the queue.
 func (mb *member) take() ([]entry, memberState) {
 	mb.mu.Lock()
 	for len(mb.q) == 0 && mb.state == stateLive {
 		mb.mu.Unlock()
 		<-mb.wake
+		mb.mu.Lock()
+	}
+	// A publish is in progress: let it (and those behind it) add to the
+	// queue before taking it. Each yield lets every other runnable
+	// goroutine run once; no timer is involved, and a writer whose
+	// publishers are done takes its queue at once.
+	for i := 0; i < maxYields && len(mb.q) < batchWant && mb.state == stateLive && mb.publishing.Load() > 0; i++ {
+		mb.mu.Unlock()
+		runtime.Gosched()
 		mb.mu.Lock()
 	}
 	batch := mb.q
