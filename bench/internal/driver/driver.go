@@ -320,7 +320,7 @@ func (d *Driver) wallCount(size int) (int, time.Duration) {
 
 func perMsg(r peer.Report) map[string]float64 {
 	n := float64(max(r.Count, 1))
-	return map[string]float64{
+	m := map[string]float64{
 		"msgs_per_s": float64(r.Count) / (float64(r.WallNS) / 1e9),
 		"cpu_ns":     float64(r.CPUNS) / n,
 		"allocs":     float64(r.Mallocs) / n,
@@ -328,6 +328,11 @@ func perMsg(r peer.Report) map[string]float64 {
 		"count":      float64(r.Count),
 		"checked":    float64(r.Checked),
 	}
+	if r.ReadCalls >= 0 && r.WriteCalls >= 0 && r.Count > 0 {
+		m["read_calls"] = float64(r.ReadCalls) / n
+		m["write_calls"] = float64(r.WriteCalls) / n
+	}
+	return m
 }
 
 func (d *Driver) benchIsolated() {

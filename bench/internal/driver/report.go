@@ -440,6 +440,7 @@ func (rp *report) sizeTable(bench, sc, metric, unit, chartName, chartTitle strin
 var scenarioTitle = map[string]string{
 	"c2s": "client→server (client send + server receive)", "s2c": "server→client (server send + client receive)",
 	"client-send": "client send", "server-recv": "server receive", "server-send": "server send", "client-recv": "client receive",
+	"echo": "echo, both sides in one process",
 }
 
 func (rp *report) callgrind() {
@@ -493,7 +494,45 @@ func (rp *report) isolated() {
 		rp.p("CPU ns per message, %s (ratio to raw):", scenarioTitle[sc])
 		rp.p("")
 		rp.sizeTable("isolated", sc, "cpu_ns", "CPU ns / message", "isolated-"+sc, "CPU per message, "+scenarioTitle[sc], true)
+		rp.callsTable("isolated", sc, "message")
 	}
+}
+
+// callsTable renders the read and write system calls per message (or
+// round trip) of bench/sc, counted in the measured process over its loop
+// (peer.Report.ReadCalls, WriteCalls); nothing if the run has none.
+func (rp *report) callsTable(bench, sc, per string) {
+	libsHere := rp.libsOf(bench)
+	sizes := rp.sizesOf(bench, sc)
+	var rows []string
+	for _, size := range sizes {
+		var cells []string
+		any := false
+		for _, l := range libsHere {
+			r, ok1 := rp.ix.med(bench, sc, size, l, "read_calls")
+			w, ok2 := rp.ix.med(bench, sc, size, l, "write_calls")
+			if !ok1 || !ok2 {
+				cells = append(cells, "–")
+				continue
+			}
+			any = true
+			cells = append(cells, fmt.Sprintf("%.3f · %.3f", r, w))
+		}
+		if any {
+			rows = append(rows, fmt.Sprintf("| %s | %s |", sizeName(size), strings.Join(cells, " | ")))
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	rp.p("Read · write system calls per %s, %s (syscr and syscw of /proc/self/io over the measured loop: the connection's calls, counted without wrapping it):", per, scenarioTitle[sc])
+	rp.p("")
+	rp.p("| size | %s |", strings.Join(libsHere, " | "))
+	rp.p("|---|%s", strings.Repeat("---|", len(libsHere)))
+	for _, r := range rows {
+		rp.p("%s", r)
+	}
+	rp.p("")
 }
 
 func (rp *report) echo(bench, title, unit string) {
@@ -532,6 +571,7 @@ func (rp *report) echo(bench, title, unit string) {
 		rp.p("| %s | %s |", sizeName(size), strings.Join(cells, " | "))
 	}
 	rp.p("")
+	rp.callsTable(bench, "echo", "round trip")
 	if bench == "deflate" {
 		rp.deflateServer()
 	}

@@ -51,6 +51,15 @@ type Report struct {
 	Checked    int64  `json:"checked"`            // messages whose content was verified
 	WireIn     int64  `json:"wire_in,omitempty"`  // echo-server: bytes read from the connection in the loop
 	WireOut    int64  `json:"wire_out,omitempty"` // echo-server: bytes written to it in the loop
+	// Read and write system calls of the process in the loop (syscr and
+	// syscw of /proc/self/io: read, readv, write, writev), -1 where the
+	// kernel does not say. In the loop the only I/O is the connection's
+	// (and the runtime's rare netpoller wake-ups), so that they count the
+	// calls at the net.Conn without wrapping it: a wrapper would hide
+	// *net.TCPConn and turn net.Buffers' one writev into a write per
+	// buffer.
+	ReadCalls  int64  `json:"read_calls"`
+	WriteCalls int64  `json:"write_calls"`
 	Err        string `json:"err,omitempty"`
 }
 
@@ -139,10 +148,38 @@ func Run(a Args) (r Report) {
 
 // meter snapshots the process counters around a measured loop.
 type meter struct {
-	t    time.Time
-	cpu  int64
-	ms   runtime.MemStats
-	done bool
+	t      time.Time
+	cpu    int64
+	ms     runtime.MemStats
+	rd, wr int64 // system calls at start
+	done   bool
+}
+
+// ioCalls returns the process's read and write system calls so far, or
+// -1, -1 if /proc/self/io cannot be read.
+func ioCalls() (reads, writes int64) {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return -1, -1
+	}
+	reads, writes = -1, -1
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ": ")
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil {
+			continue
+		}
+		switch k {
+		case "syscr":
+			reads = n
+		case "syscw":
+			writes = n
+		}
+	}
+	return reads, writes
 }
 
 func cpuNow() int64 {
@@ -157,6 +194,7 @@ func (m *meter) start() {
 	// noisy); collections caused by the loop's own garbage still count.
 	runtime.GC()
 	runtime.ReadMemStats(&m.ms)
+	m.rd, m.wr = ioCalls()
 	m.cpu = cpuNow()
 	m.t = time.Now()
 }
@@ -168,6 +206,13 @@ func (m *meter) stop(r *Report, count int64) {
 	m.done = true
 	wall := time.Since(m.t)
 	cpu := cpuNow() - m.cpu
+	rd, wr := ioCalls()
+	r.ReadCalls, r.WriteCalls = -1, -1
+	if rd >= 0 && m.rd >= 0 {
+		// The /proc read itself is one read call (ReadFile: open, fstat,
+		// read until EOF: two reads), made at start after the snapshot.
+		r.ReadCalls, r.WriteCalls = max(rd-m.rd-2, 0), wr-m.wr
+	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	r.Count = count
