@@ -91,6 +91,10 @@
 //
 // One goroutine may receive while another sends. A second concurrent call
 // on the same direction fails at once with ErrBusy; nothing is corrupted.
+// Sends are not queued behind one another: a connection that many
+// goroutines send to belongs in a Hub, whose writer takes whatever was
+// published while its last write was blocked and sends it in one write
+// call (see Hub).
 // Pings are answered by the receiving goroutine without waiting for the
 // wire: its pong goes out between frames of a concurrent send, written by
 // whichever goroutine holds the wire. A send waits for a control frame

@@ -13,7 +13,10 @@ import (
 // of outgoing messages and one writer goroutine that drains it: whatever
 // is queued when the writer wakes goes out in one write call (or one
 // writev), so that a busy connection pays one system call for many
-// messages. Messages are PreparedMessages, encoded once for every
+// messages: everything published while a write was blocked leaves in the
+// next one, and a writer woken while a Publish is in progress first lets
+// the publishers run (a few scheduler yields, no timer) so that a burst
+// of publishes leaves together. Messages are PreparedMessages, encoded once for every
 // connection (see PreparedMessage for compression).
 //
 // Publish may be called from any goroutine. Each connection receives the

@@ -247,8 +247,10 @@ func (g *gateConn) Write(p []byte) (int, error) {
 	return g.Conn.Write(p)
 }
 
-// TestHubCoalescing: messages published while the connection's write is
-// blocked go out in one write call, counted at the net.Conn.
+// TestHubCoalescing: 16-byte messages published while the connection's
+// write is blocked go out in one write call, counted at the net.Conn:
+// 100 messages in 2 write calls, 0.02 per message (issue 15's target for
+// a burst of 100 queued messages is at most 0.1).
 func TestHubCoalescing(t *testing.T) {
 	var g *gateConn
 	r := newHubRig(t, nil, 1, func(int) rigConn {
@@ -258,7 +260,7 @@ func TestHubCoalescing(t *testing.T) {
 	g.writes.Store(0)
 	g.armed.Store(true)
 	msg := func(i int) *PreparedMessage {
-		m, err := NewPreparedMessage(Text, fmt.Appendf(nil, "h %d", i))
+		m, err := NewPreparedMessage(Text, fmt.Appendf(nil, "h %014d", i)) // 16 bytes
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,11 +14,24 @@ import (
 // single frame, like libdill's ws_send. A client masks the payload into
 // its write buffer; p is never modified. It blocks until the message is
 // written or ctx ends; it waits for a pong or a close being written by
-// another goroutine only until ctx ends.
+// another goroutine only until ctx ends. A message up to the write buffer
+// (16 KiB less the header) leaves in one write call, header and payload
+// together; larger ones in one writev on a server.
+//
+// Send is one goroutine at a time: a concurrent Send fails with ErrBusy
+// instead of waiting behind the first. Concurrent sends are not queued
+// and coalesced here by design: a queued send would hand its message to
+// whichever goroutine holds the wire, so that its ctx would stop bounding
+// it once taken, its error would be the holder's, and with context
+// takeover one failed write would break the compressor's window for
+// messages of every sender. The Hub does that hand-off explicitly: any
+// goroutine publishes, one writer per connection owns the wire and sends
+// everything queued in one write call.
 //
 // Errors:
 //   - ErrPipe after Done (or our close of a failed connection);
-//   - ErrBusy if another goroutine is sending; ErrInvalid for flags other
+//   - ErrBusy if another goroutine is sending (or streaming through a
+//     Writer, or the Hub's writer is writing); ErrInvalid for flags other
 //     than Text or Binary;
 //   - ErrTimedOut or ErrCanceled when ctx ends: if no byte of the message
 //     was written the connection stays usable, otherwise the send side is

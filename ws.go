@@ -135,8 +135,9 @@ type Storage struct {
 // libdill's WebSocket socket handle.
 //
 // One goroutine may receive while another sends; a second concurrent call
-// on the same direction fails with ErrBusy. Close, Status, Resource, Host
-// and Subprotocol are safe from any goroutine.
+// on the same direction fails with ErrBusy (to send from many goroutines,
+// with their messages coalesced into few writes, use a Hub). Close,
+// Status, Resource, Host and Subprotocol are safe from any goroutine.
 type Conn struct {
 	u      net.Conn
 	client bool
@@ -196,6 +197,8 @@ type frameState struct {
 // sendHalf is the send direction. The goroutine that holds busy owns buf
 // and the compressor; lock serialises whole frames on the wire (data
 // frames, pongs, pings, closes) and guards the fields marked (lock).
+// Send's fast path (sendFast) reads busy, lock.state, lock.closed,
+// pending.any, dl, err and done, in that order, and nothing else.
 type sendHalf struct {
 	busy atomic.Bool
 	buf  []byte
