@@ -3,7 +3,10 @@ package ws
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -178,4 +181,138 @@ func TestSendFastPongs(t *testing.T) {
 	if err := <-pings; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestSendConcurrent: goroutines that send to one connection at once
+// (each retrying on ErrBusy, on the fast path and the general one, with
+// messages of one write and of many, masked by a client) while the peer
+// pings: every Send that returned nil delivered its message whole,
+// exactly once, in its sender's order, with no frame of another message
+// inside it; a Send that failed with ErrBusy delivered nothing.
+func TestSendConcurrent(t *testing.T) {
+	for _, client := range []bool{false, true} {
+		t.Run(fmt.Sprintf("client=%v", client), func(t *testing.T) {
+			testSendConcurrent(t, client)
+		})
+	}
+}
+
+// concMsg is message seq of sender id: a 5-byte head (id, seq) and a
+// filler whose bytes depend on both, so that a message cut, merged or
+// interleaved with another does not check out.
+func concMsg(id, seq int) []byte {
+	sizes := [...]int{0, 11, 125, 126, 1500, writeBufSize - maxHeader - 5, writeBufSize + 3, 3*writeBufSize + 17}
+	n := sizes[(id+seq)%len(sizes)]
+	p := make([]byte, 5+n)
+	p[0] = byte(id)
+	p[1], p[2], p[3], p[4] = byte(seq>>24), byte(seq>>16), byte(seq>>8), byte(seq)
+	for i := range n {
+		p[5+i] = byte(id*31 + seq*7 + i)
+	}
+	return p
+}
+
+func testSendConcurrent(t *testing.T, client bool) {
+	cl, sv := wsPair(t, Binary)
+	from, to := sv, cl
+	if client {
+		from, to = cl, sv
+	}
+	ctx := withTimeout(t, 60*time.Second)
+	const senders, each = 6, 150
+	recvd := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 4*writeBufSize)
+		next := make([]int, senders)
+		for i := 0; i < senders*each; i++ {
+			n, _, err := to.Recv(ctx, buf)
+			if err != nil {
+				recvd <- fmt.Errorf("message %d: %w", i, err)
+				return
+			}
+			if n < 5 || int(buf[0]) >= senders {
+				recvd <- fmt.Errorf("message %d: %d bytes, no valid head", i, n)
+				return
+			}
+			id := int(buf[0])
+			seq := int(buf[1])<<24 | int(buf[2])<<16 | int(buf[3])<<8 | int(buf[4])
+			if seq != next[id] {
+				recvd <- fmt.Errorf("message %d: sender %d's message %d, want its %d", i, id, seq, next[id])
+				return
+			}
+			if !bytes.Equal(buf[:n], concMsg(id, seq)) {
+				recvd <- fmt.Errorf("message %d: sender %d's message %d: %d bytes differ from the %d sent", i, id, seq, n, len(concMsg(id, seq)))
+				return
+			}
+			next[id]++
+		}
+		recvd <- nil
+	}()
+	go func() { // the sending side's receive answers pings, whose pongs share the wire
+		buf := make([]byte, 64)
+		for {
+			if _, _, err := from.Recv(ctx, buf); err != nil {
+				return
+			}
+		}
+	}()
+	stop := make(chan struct{})
+	pinged := make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				pinged <- nil
+				return
+			default:
+			}
+			if _, err := to.Ping(ctx); err != nil {
+				pinged <- err
+				return
+			}
+		}
+	}()
+	var busy atomic.Int64
+	errs := make(chan error, senders)
+	for id := 0; id < senders; id++ {
+		go func() {
+			for seq := 0; seq < each; seq++ {
+				p := concMsg(id, seq)
+				for {
+					var err error
+					switch seq % 3 {
+					case 0:
+						err = from.Send(context.Background(), Binary, p)
+					case 1:
+						err = from.Send(ctx, Binary, p)
+					case 2:
+						err = from.SendV(context.Background(), Binary, p[:len(p)/3], p[len(p)/3:])
+					}
+					if err == nil {
+						break
+					}
+					if !errors.Is(err, ErrBusy) {
+						errs <- fmt.Errorf("sender %d, message %d: %w", id, seq, err)
+						return
+					}
+					busy.Add(1)
+					runtime.Gosched()
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range senders {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-recvd; err != nil {
+		t.Fatal(err)
+	}
+	close(stop)
+	if err := <-pinged; err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d messages, %d ErrBusy retries", senders*each, busy.Load())
 }
