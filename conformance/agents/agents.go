@@ -28,6 +28,10 @@ type Server struct {
 	// runs sections 12 and 13 against it (and the other sections against
 	// the agents without it).
 	Deflate bool
+	// HTTP2 marks an agent the engine reaches over RFC 8441 streams
+	// (suite.Options.HTTP2); its counts must equal those of the HTTP/1.1
+	// agent named without the "-h2" suffix.
+	HTTP2 bool
 	// Start listens on 127.0.0.1:0 and serves until stop is called.
 	Start func() (addr string, stop func(), err error)
 }
@@ -37,6 +41,7 @@ type Client struct {
 	Name     string
 	OnlyType string
 	Deflate  bool // see Server.Deflate
+	HTTP2    bool // see Server.HTTP2
 	Run      suite.ClientAgent
 }
 
@@ -122,7 +127,11 @@ func serveTCP(serve func(ctx context.Context, c net.Conn)) (string, func(), erro
 
 // serveHTTP runs an http.Server whose handler hijacks connections; hijacked
 // connections are tracked through ConnState so stop can close them.
-func serveHTTP(h http.Handler) (string, func(), error) {
+func serveHTTP(h http.Handler) (string, func(), error) { return serveHTTPWith(h, false) }
+
+// serveHTTPWith is serveHTTP; with h2c the server also speaks HTTP/2
+// with prior knowledge (RFC 8441 streams need GODEBUG=http2xconnect=1).
+func serveHTTPWith(h http.Handler, h2c bool) (string, func(), error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, err
@@ -131,6 +140,7 @@ func serveHTTP(h http.Handler) (string, func(), error) {
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
+		Protocols:         protocols(h2c),
 		ConnState: func(c net.Conn, s http.ConnState) {
 			switch s {
 			case http.StateNew:
@@ -156,6 +166,14 @@ func serveHTTP(h http.Handler) (string, func(), error) {
 		}
 	}
 	return ln.Addr().String(), stop, nil
+}
+
+// protocols is HTTP/1.1, plus h2c when asked.
+func protocols(h2c bool) *http.Protocols {
+	var p http.Protocols
+	p.SetHTTP1(true)
+	p.SetUnencryptedHTTP2(h2c)
+	return &p
 }
 
 func waitBounded(wg *sync.WaitGroup, d time.Duration) {

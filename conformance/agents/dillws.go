@@ -79,27 +79,33 @@ func WsServers() []Server {
 			})
 		}})
 	}
-	return append(out, wsHTTPServer("ws-http-upgrade", nil), wsHTTPServer("ws-http-upgrade-deflate", deflateConfig))
+	return append(out, wsHTTPServer("ws-http-upgrade", nil, false), wsHTTPServer("ws-http-upgrade-deflate", deflateConfig, false),
+		wsHTTPServer("ws-http-upgrade-h2", nil, true), wsHTTPServer("ws-http-upgrade-deflate-h2", deflateConfig, true))
 }
 
-// wsHTTPServer is (*Config).Upgrade behind net/http, echoing with Send/Recv.
-func wsHTTPServer(name string, cfg *ws.Config) Server {
-	return Server{Name: name, Deflate: cfg != nil, Start: func() (string, func(), error) {
+// wsHTTPServer is (*Config).Upgrade behind net/http, echoing with Send/Recv;
+// with h2 the server also speaks h2c and the engine opens RFC 8441
+// streams. The handler returns only once the WebSocket ended, as Upgrade
+// asks of HTTP/2 handlers.
+func wsHTTPServer(name string, cfg *ws.Config, h2 bool) Server {
+	return Server{Name: name, Deflate: cfg != nil, HTTP2: h2, Start: func() (string, func(), error) {
 		ctx, cancel := context.WithCancel(context.Background())
-		addr, stop, err := serveHTTP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		addr, stop, err := serveHTTPWith(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			c, err := cfg.Upgrade(w, r, ws.Binary)
 			if err != nil {
 				return // Upgrade answered with an HTTP error
 			}
 			runLoop(ctx, c, echoSendRecv) // r.Context() ends with the handler; use our own
-		}))
+		}), h2)
 		return addr, func() { cancel(); stop() }, err
 	}}
 }
 
-// wsDialClient is (*Config).Dial, echoing with Send/Recv.
+// wsDialClient is (*Config).Dial, echoing with Send/Recv. With
+// cfg.HTTP2 every case's WebSocket is a stream of the HTTP/2 connection
+// the Config shares (ws:// with prior knowledge).
 func wsDialClient(name string, cfg *ws.Config) Client {
-	return Client{Name: name, Deflate: cfg != nil, Run: func(ctx context.Context, rawURL string) error {
+	return Client{Name: name, Deflate: cfg != nil && cfg.Compression != nil, HTTP2: cfg != nil && cfg.HTTP2, Run: func(ctx context.Context, rawURL string) error {
 		c, _, err := cfg.Dial(ctx, rawURL, ws.Binary)
 		if err != nil {
 			return err
@@ -130,7 +136,10 @@ func WsClients() []Client {
 			return runLoop(ctx, c, l.loop)
 		}})
 	}
-	return append(out, wsDialClient("ws-dial", nil), wsDialClient("ws-dial-deflate", deflateConfig))
+	h2 := &ws.Config{HTTP2: true}
+	h2deflate := &ws.Config{Compression: &ws.CompressionOptions{}, HTTP2: true}
+	return append(out, wsDialClient("ws-dial", nil), wsDialClient("ws-dial-deflate", deflateConfig),
+		wsDialClient("ws-dial-h2", h2), wsDialClient("ws-dial-deflate-h2", h2deflate))
 }
 
 // runLoop runs loop with a pooled buffer and ends the connection the way

@@ -2,10 +2,13 @@ package agents
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -40,15 +43,43 @@ var (
 	collected   []*suite.Report
 )
 
+// TestMain runs the tests in a process with GODEBUG=http2xconnect=1: the
+// HTTP/2 agents' servers (ours behind net/http, and the suite's own h2c
+// server of ModeClient) need it, and net/http reads it at start-up.
 func TestMain(m *testing.M) {
+	if !suite.XConnectOn() {
+		os.Exit(reexecXConnect())
+	}
 	flag.Parse()
 	code := m.Run()
 	writeSummary()
 	os.Exit(code)
 }
 
-func options(only string) suite.Options {
-	return suite.Options{Full: *fullFlag, OnlyType: only}
+func options(only string, h2 bool) suite.Options {
+	return suite.Options{Full: *fullFlag, OnlyType: only, HTTP2: h2}
+}
+
+// reexecXConnect runs the test binary again with the switch and returns
+// its exit code.
+func reexecXConnect() int {
+	gd := os.Getenv("GODEBUG")
+	if gd != "" {
+		gd += ","
+	}
+	cmd := exec.Command(os.Args[0], os.Args[1:]...)
+	cmd.Env = append(os.Environ(), "GODEBUG="+gd+"http2xconnect=1")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
 }
 
 func patterns() []string {
@@ -77,15 +108,21 @@ var (
 )
 
 // selectCases returns the cases an agent runs.
-func selectCases(mode suite.Mode, deflate bool) []*suite.Case {
-	if p := patterns(); p != nil {
-		return suite.Cases(mode, *fullFlag, p, excluded())
+func selectCases(mode suite.Mode, deflate, h2 bool) []*suite.Case {
+	var cases []*suite.Case
+	switch {
+	case patterns() != nil:
+		cases = suite.Cases(mode, *fullFlag, patterns(), excluded())
+	case deflate:
+		cases = suite.Cases(mode, *fullFlag, deflateSections, nil)
+	default:
+		cases = suite.Cases(mode, *fullFlag, nil, append(excluded(), deflateSections...))
+		cases = append(cases, suite.Cases(mode, *fullFlag, declineChecks, nil)...)
 	}
-	if deflate {
-		return suite.Cases(mode, *fullFlag, deflateSections, nil)
+	if h2 {
+		cases = slices.DeleteFunc(cases, func(c *suite.Case) bool { return !c.RunsOverHTTP2() })
 	}
-	cases := suite.Cases(mode, *fullFlag, nil, append(excluded(), deflateSections...))
-	return append(cases, suite.Cases(mode, *fullFlag, declineChecks, nil)...)
+	return cases
 }
 
 func skipAgent(t *testing.T, name string) {
@@ -120,10 +157,10 @@ func TestServerAgents(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer stop()
-			cases := selectCases(suite.ModeServer, a.Deflate)
+			cases := selectCases(suite.ModeServer, a.Deflate, a.HTTP2)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 			defer cancel()
-			rep := suite.RunServer(ctx, addr, a.Name, cases, options(a.OnlyType), nil)
+			rep := suite.RunServer(ctx, addr, a.Name, cases, options(a.OnlyType, a.HTTP2), nil)
 			check(t, rep, len(cases), a.OnlyType)
 		})
 	}
@@ -135,16 +172,90 @@ func TestClientAgents(t *testing.T) {
 		t.Run(a.Name, func(t *testing.T) {
 			skipAgent(t, a.Name)
 			t.Parallel()
-			cases := selectCases(suite.ModeClient, a.Deflate)
+			cases := selectCases(suite.ModeClient, a.Deflate, a.HTTP2)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 			defer cancel()
-			rep, err := suite.RunClient(ctx, a.Name, a.Run, cases, options(a.OnlyType), nil)
+			rep, err := suite.RunClient(ctx, a.Name, a.Run, cases, options(a.OnlyType, a.HTTP2), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			check(t, rep, len(cases), a.OnlyType)
 		})
 	}
+}
+
+// TestHTTP2MatchesHTTP1 compares each HTTP/2 agent's report with its
+// HTTP/1.1 twin's (the same name without "-h2"), both run above: over the
+// cases both ran, the FAILED and NON-STRICT counts must be equal, and so
+// must every case's outcome. The Raw cases only the HTTP/1.1 run has are
+// listed when they are not OK.
+func TestHTTP2MatchesHTTP1(t *testing.T) {
+	collectedMu.Lock()
+	reps := slices.Clone(collected)
+	collectedMu.Unlock()
+	find := func(agent, mode string) *suite.Report {
+		for _, r := range reps {
+			if r.Agent == agent && r.Mode == mode {
+				return r
+			}
+		}
+		return nil
+	}
+	pairs := 0
+	for _, h2 := range reps {
+		name, ok := strings.CutSuffix(h2.Agent, "-h2")
+		if !ok || h2.Transport != "HTTP/2" {
+			continue
+		}
+		h1 := find(name, h2.Mode)
+		if h1 == nil {
+			t.Logf("%s (%s): its HTTP/1.1 twin %s did not run", h2.Agent, h2.Mode, name)
+			continue
+		}
+		pairs++
+		byID := map[string]suite.Outcome{}
+		for _, r := range h1.Results {
+			byID[r.ID] = r.Outcome
+		}
+		var f1, n1, f2, n2 int
+		seen := map[string]bool{}
+		for _, r := range h2.Results {
+			o1, ok := byID[r.ID]
+			if !ok {
+				t.Errorf("%s (%s): case %s did not run over HTTP/1.1", h2.Agent, h2.Mode, r.ID)
+				continue
+			}
+			seen[r.ID] = true
+			f1, n1 = f1+b2i(o1 == suite.Failed), n1+b2i(o1 == suite.NonStrict)
+			f2, n2 = f2+b2i(r.Outcome == suite.Failed), n2+b2i(r.Outcome == suite.NonStrict)
+			if o1 != r.Outcome {
+				t.Errorf("%s (%s): case %s is %s over HTTP/2, %s over HTTP/1.1: %s", h2.Agent, h2.Mode, r.ID, r.Outcome, o1, r.Detail)
+			}
+		}
+		if f1 != f2 || n1 != n2 {
+			t.Errorf("%s (%s): FAILED %d, NON-STRICT %d over HTTP/2; FAILED %d, NON-STRICT %d over HTTP/1.1", h2.Agent, h2.Mode, f2, n2, f1, n1)
+		}
+		only := 0
+		for _, r := range h1.Results {
+			if !seen[r.ID] {
+				only++
+				if r.Outcome != suite.OK {
+					t.Logf("%s (%s): HTTP/1.1-only case %s is %s", name, h1.Mode, r.ID, r.Outcome)
+				}
+			}
+		}
+		t.Logf("%s (%s): %d cases over both transports, FAILED %d, NON-STRICT %d on each; %d Raw cases over HTTP/1.1 only", h2.Agent, h2.Mode, len(h2.Results), f2, n2, only)
+	}
+	if pairs == 0 && *agentFlag == "" && *casesFlag == "" {
+		t.Error("no HTTP/2 agent ran next to its HTTP/1.1 twin")
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // check records the report and fails the test if the suite crashed or,
@@ -220,13 +331,17 @@ func writeSummary() {
 		return collected[i].Mode < collected[j].Mode
 	})
 	var sb strings.Builder
-	sb.WriteString("# Conformance summary\n\n| Agent | Under test | Cases | OK | NON-STRICT | INFO | UNIMPL | FAILED | Result |\n|---|---|---:|---:|---:|---:|---:|---:|---|\n")
+	sb.WriteString("# Conformance summary\n\n| Agent | Under test | Transport | Cases | OK | NON-STRICT | INFO | UNIMPL | FAILED | Result |\n|---|---|---|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, r := range collected {
 		var ok, ns, info, un, fail int
 		for _, s := range r.Sections {
 			ok, ns, info, un, fail = ok+s.OK, ns+s.NonStrict, info+s.Informational, un+s.Unimplemented, fail+s.Failed
 		}
-		fmt.Fprintf(&sb, "| %s | %s | %d | %d | %d | %d | %d | %d | %s |\n", r.Agent, r.Mode, len(r.Results), ok, ns, info, un, fail, r.Summary())
+		tr := r.Transport
+		if tr == "" {
+			tr = "HTTP/1.1"
+		}
+		fmt.Fprintf(&sb, "| %s | %s | %s | %d | %d | %d | %d | %d | %d | %s |\n", r.Agent, r.Mode, tr, len(r.Results), ok, ns, info, un, fail, r.Summary())
 	}
 	os.WriteFile(filepath.Join(*reportsFlag, "SUMMARY.md"), []byte(sb.String()), 0o644)
 }

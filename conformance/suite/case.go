@@ -133,6 +133,11 @@ type Options struct {
 	// AgentExit bounds the wait for an in-process client agent to return
 	// after its case ended; default 5s.
 	AgentExit time.Duration
+	// HTTP2 runs every case over an RFC 8441 stream of an h2c connection
+	// (see h2.go): ModeServer dials the server with prior knowledge,
+	// ModeClient serves h2c (the process needs GODEBUG=http2xconnect=1).
+	// Section H's Raw cases do not apply (Case.RunsOverHTTP2).
+	HTTP2 bool
 }
 
 func (o Options) withDefaults() Options {

@@ -71,15 +71,17 @@ func (s *SectionCount) add(o Outcome) {
 
 // Report is the record of one run of the suite against one agent.
 type Report struct {
-	Agent    string         `json:"agent"`
-	Mode     string         `json:"mode"` // "server" or "client": the side under test
-	Full     bool           `json:"full"`
-	Started  time.Time      `json:"started"`
-	Elapsed  float64        `json:"elapsed_s"`
-	Results  []Result       `json:"results"`
-	Sections []SectionCount `json:"sections"`
-	Passed   int            `json:"passed"`
-	FailedN  int            `json:"failed"`
+	Agent string `json:"agent"`
+	Mode  string `json:"mode"` // "server" or "client": the side under test
+	// Transport is "HTTP/2" for a run over RFC 8441 streams (Options.HTTP2), "" for HTTP/1.1.
+	Transport string         `json:"transport,omitempty"`
+	Full      bool           `json:"full"`
+	Started   time.Time      `json:"started"`
+	Elapsed   float64        `json:"elapsed_s"`
+	Results   []Result       `json:"results"`
+	Sections  []SectionCount `json:"sections"`
+	Passed    int            `json:"passed"`
+	FailedN   int            `json:"failed"`
 }
 
 // Finish computes the per-section counts and totals.
@@ -180,6 +182,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "# Conformance report: %s (%s under test)\n\n", r.Agent, r.Mode)
 	fmt.Fprintf(w, "Run %s, %s, %.1fs.\n\n", r.Started.UTC().Format(time.RFC3339), size, r.Elapsed)
+	if r.Transport != "" {
+		fmt.Fprintf(w, "Every case ran over %s: one RFC 8441 stream per case on an h2c connection; the HTTP/1.1 handshake cases (section H) do not apply.\n\n", r.Transport)
+	}
 	fmt.Fprintln(w, "## Sections")
 	fmt.Fprintln(w)
 	r.SectionTable(w)

@@ -61,7 +61,7 @@ func Resource(id, agent string) string {
 // (host:port); the engine is the fuzzing client.
 func RunServer(ctx context.Context, addr, agent string, cases []*Case, opts Options, progress Progress) *Report {
 	opts = opts.withDefaults()
-	rep := &Report{Agent: agent, Mode: ModeServer.String(), Full: opts.Full, Started: time.Now()}
+	rep := &Report{Agent: agent, Mode: ModeServer.String(), Full: opts.Full, Started: time.Now(), Transport: opts.transport()}
 	for _, c := range cases {
 		if ctx.Err() != nil {
 			break
@@ -78,8 +78,16 @@ func RunServer(ctx context.Context, addr, agent string, cases []*Case, opts Opti
 }
 
 func runServerCase(ctx context.Context, addr, agent string, c *Case, opts Options) Result {
-	d := net.Dialer{Timeout: 5 * time.Second}
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	var conn net.Conn
+	var err error
+	if opts.HTTP2 {
+		sctx, cancel := context.WithCancel(ctx)
+		defer cancel() // after conn.Close: the stream ends with the case
+		conn, err = dialH2(sctx, addr)
+	} else {
+		d := net.Dialer{Timeout: 5 * time.Second}
+		conn, err = d.DialContext(ctx, "tcp", addr)
+	}
 	if err != nil {
 		return Result{ID: c.ID, Description: c.Desc, Expectation: c.Expect, Feature: c.Feature,
 			Outcome: Failed, Detail: fmt.Sprintf("could not connect to %s: %v", addr, err)}
@@ -132,12 +140,23 @@ func RunClient(ctx context.Context, agentName string, agent ClientAgent, cases [
 		return nil, err
 	}
 	defer ln.Close()
-	rep := &Report{Agent: agentName, Mode: ModeClient.String(), Full: opts.Full, Started: time.Now()}
+	accept := func(resource string, deadline time.Time) (net.Conn, error) {
+		return acceptFor(ln.(*net.TCPListener), resource, deadline)
+	}
+	if opts.HTTP2 {
+		a, err := newH2Acceptor(ln)
+		if err != nil {
+			return nil, err
+		}
+		defer a.close()
+		accept = a.accept
+	}
+	rep := &Report{Agent: agentName, Mode: ModeClient.String(), Full: opts.Full, Started: time.Now(), Transport: opts.transport()}
 	for _, c := range cases {
 		if ctx.Err() != nil {
 			break
 		}
-		res := runClientCase(ctx, ln.(*net.TCPListener), agentName, agent, c, opts)
+		res := runClientCase(ctx, ln.Addr().String(), accept, agentName, agent, c, opts)
 		rep.Results = append(rep.Results, res)
 		if progress != nil {
 			progress(res)
@@ -148,7 +167,7 @@ func RunClient(ctx context.Context, agentName string, agent ClientAgent, cases [
 	return rep, nil
 }
 
-func runClientCase(ctx context.Context, ln *net.TCPListener, agentName string, agent ClientAgent, c *Case, opts Options) Result {
+func runClientCase(ctx context.Context, addr string, accept func(string, time.Time) (net.Conn, error), agentName string, agent ClientAgent, c *Case, opts Options) Result {
 	timeout := c.Timeout
 	if timeout <= 0 {
 		timeout = opts.Timeout
@@ -163,9 +182,9 @@ func runClientCase(ctx context.Context, ln *net.TCPListener, agentName string, a
 				done <- fmt.Errorf("client agent panicked: %v", p)
 			}
 		}()
-		done <- agent(actx, "ws://"+ln.Addr().String()+resource)
+		done <- agent(actx, "ws://"+addr+resource)
 	}()
-	conn, err := acceptFor(ln, resource, time.Now().Add(timeout))
+	conn, err := accept(resource, time.Now().Add(timeout))
 	if err != nil {
 		cancel()
 		<-done

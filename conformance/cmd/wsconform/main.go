@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -110,12 +111,18 @@ func cmdServer(ctx context.Context, args []string) (bool, error) {
 	addr := fs.String("addr", "127.0.0.1:9001", "host:port of the WebSocket server under test")
 	name := fs.String("agent", "server", "name of the server in the report")
 	only := fs.String("only", "", "the server accepts only \"text\" or \"binary\" messages (closes 1003 on the other)")
+	h2 := fs.Bool("http2", false, "reach the server over RFC 8441 streams on h2c (HTTP/2 with prior knowledge); section H does not apply")
 	fs.Parse(args)
 	cases := c.selected(suite.ModeServer)
+	if *h2 {
+		cases = slices.DeleteFunc(cases, func(c *suite.Case) bool { return !c.RunsOverHTTP2() })
+	}
 	if len(cases) == 0 {
 		return false, suite.ErrNoCases
 	}
-	rep := suite.RunServer(ctx, *addr, *name, cases, c.options(*only), c.progress())
+	opts := c.options(*only)
+	opts.HTTP2 = *h2
+	rep := suite.RunServer(ctx, *addr, *name, cases, opts, c.progress())
 	return finish(rep, c.out)
 }
 
