@@ -23,7 +23,8 @@ func main() {
 	smoke := flag.Bool("smoke", false, "each benchmark once with tiny counts")
 	reps := flag.Int("reps", 3, "repetitions")
 	sizes := flag.String("sizes", "", "comma-separated message sizes (default 16,128,1024,16384,65536,1048576)")
-	libList := flag.String("libs", "", "comma-separated libraries (default all)")
+	serverHook()
+	libList = flag.String("libs", "", "comma-separated libraries (default all)")
 	benches := flag.String("bench", "", "comma-separated benchmarks: "+strings.Join(driver.AllBenches, ","))
 	idle := flag.Int("idle", 0, "idle connections (default 10000, smoke 50)")
 	out := flag.String("out", "../docs/benchmarks.md", "Markdown report (empty: none)")
@@ -35,6 +36,9 @@ func main() {
 	from := flag.String("from", "", "only render the report from these results JSON files (comma-separated, merged)")
 	keepCG := flag.String("keep-callgrind", "", "directory to keep the profiled callgrind outputs in")
 	flag.Parse()
+	if runIdleLoad() {
+		return
+	}
 	notesFile, standingFile = *notes, *standing
 	if *from != "" {
 		var rs []*driver.Results
@@ -99,6 +103,8 @@ func main() {
 }
 
 var notesFile, standingFile string
+
+var libList *string
 
 func writeReport(res *driver.Results, out, charts string) {
 	var notes string

@@ -7,8 +7,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dillgo/ws/bench/internal/driver"
+	"github.com/dillgo/ws/bench/internal/idleload"
 	"github.com/dillgo/ws/bench/internal/libs"
 	"github.com/dillgo/ws/bench/internal/peer"
 )
@@ -18,6 +20,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv(peer.Env) == "1" {
 		os.Exit(peer.Main(os.Args[1:]))
 	}
+	serverHook()
 	os.Exit(m.Run())
 }
 
@@ -138,5 +141,49 @@ func TestSmoke(t *testing.T) {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("report lacks %q", want)
 		}
+	}
+}
+
+// TestSmokeIdleLoad runs the idleload benchmark (-idleload) at tiny sizes:
+// every server accepts its connections from two source addresses, echoes
+// one message of each size whole, and runs a short echo load. The wss://
+// run of ws-poller is left out: see the report of the idlebench branch.
+func TestSmokeIdleLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("smoke run skipped in -short mode")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := idleload.Config{Counts: []int{20}, LoadN: 20, Active: 4, LoadDur: 200 * time.Millisecond,
+		Sizes: []int{16, 64 << 10}, PerAddr: 10, Self: self, Log: logWriter{t}}
+	res, err := idleload.Run(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Libs, cfg.Counts, cfg.LoadN, cfg.TLSN = []string{"ws-goroutine"}, nil, 0, 5
+	tres, err := idleload.Run(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Idle = append(res.Idle, tres.Idle...)
+	if len(res.Idle) != len(idleload.Libs)+1 || len(res.Loads) != len(idleload.Libs) {
+		t.Errorf("%d idle rows and %d loads, want %d and %d", len(res.Idle), len(res.Loads), len(idleload.Libs)+1, len(idleload.Libs))
+	}
+	for _, r := range res.Idle {
+		if r.Fresh.Ready != int64(r.N) || r.Hot.Ready != int64(r.N) {
+			t.Errorf("%s: %d and %d of %d connections set up", r.Lib, r.Fresh.Ready, r.Hot.Ready, r.N)
+		}
+	}
+	for _, l := range res.Loads {
+		if l.Msgs == 0 {
+			t.Errorf("%s: no echo", l.Lib)
+		}
+	}
+	var b strings.Builder
+	res.Markdown(&b)
+	if !strings.Contains(b.String(), "| ws-poller | 20 |") {
+		t.Errorf("report lacks the ws-poller row:\n%s", b.String())
 	}
 }
