@@ -5,16 +5,37 @@ import "sync"
 // Buffers of connections attached without Storage come from pools and are
 // held only while an operation needs them, so that an idle connection
 // holds no buffer: a receive that must wait for data on an empty buffer
-// waits on a small one in the Conn and takes a read buffer once bytes
-// arrive. Connections in caller Storage keep their buffers.
+// waits on a small pooled one and takes a read buffer once bytes arrive.
+// Control frames are written through a pooled buffer too. Connections in
+// caller Storage keep their read and write buffers.
 
 var (
 	readPool  = sync.Pool{New: func() any { return new([readBufSize]byte) }}
 	writePool = sync.Pool{New: func() any { return new([writeBufSize]byte) }}
+	smallPool = sync.Pool{New: func() any { return new([smallRead]byte) }}
+	ctlPool   = sync.Pool{New: func() any { return new([maxCtlFrame]byte) }}
 )
 
 // smallRead is the size of the buffer an idle receive waits on.
 const smallRead = 128
+
+// fillSmall waits for bytes on a small pooled buffer (the read buffer is
+// not held), then takes the read buffer and moves them there. A blocked
+// pooled receive thus holds 128 bytes, and a watched connection between
+// reads none. Receive side only.
+func (c *Conn) fillSmall() error {
+	s := smallPool.Get().(*[smallRead]byte)
+	n, err := c.u.Read(s[:])
+	if n > 0 {
+		c.takeReadBuf()
+		c.in.r, c.in.w = 0, copy(c.in.buf, s[:n])
+		err = nil
+	} else {
+		err = readErr(err)
+	}
+	smallPool.Put(s)
+	return err
+}
 
 // takeReadBuf makes sure the read buffer exists. Receive side only.
 func (c *Conn) takeReadBuf() {

@@ -130,7 +130,7 @@ func (c *Conn) sendCloseOnce(ctx context.Context, op string, code StatusCode, re
 // arrives. Caller holds the receive side.
 func (c *Conn) drainToClose(ctx context.Context, op string) error {
 	in := &c.in
-	if in.peer.closed.Load() {
+	if in.peer.rec.Load() != nil {
 		return nil
 	}
 	if in.err != nil {
@@ -186,9 +186,8 @@ func (c *Conn) Shutdown(ctx context.Context, code StatusCode, reason string) err
 	if c.closed.Load() {
 		return newError("shutdown", net.ErrClosed, nil)
 	}
-	peer := &c.in.peer
-	if peer.closed.Load() && code == 0 && reason == "" {
-		code = peer.code
+	if pc := c.in.peer.rec.Load(); pc != nil && code == 0 && reason == "" {
+		code = pc.code
 	}
 	err := c.sendCloseOnce(ctx, "shutdown", code, reason)
 	if err == nil {
@@ -207,7 +206,7 @@ func (c *Conn) Shutdown(ctx context.Context, code StatusCode, reason string) err
 // goroutine's receive, or, when the receive side is free, read here.
 func (c *Conn) awaitPeerClose(ctx context.Context) error {
 	peer := &c.in.peer
-	for !peer.closed.Load() {
+	for peer.rec.Load() == nil {
 		if c.in.busy.CompareAndSwap(false, true) {
 			err := c.drainToClose(ctx, "shutdown")
 			c.leaveRecv()
@@ -246,11 +245,11 @@ func (p *prefixConn) Read(b []byte) (int, error) {
 // like libdill's ws_status: code 0 if it carried none. Safe from any
 // goroutine. Errors: ErrAgain until the peer's close has been received.
 func (c *Conn) Status() (StatusCode, string, error) {
-	peer := &c.in.peer
-	if !peer.closed.Load() {
+	pc := c.in.peer.rec.Load()
+	if pc == nil {
 		return 0, "", newError("status", ErrAgain, nil)
 	}
-	return peer.code, peer.reason, nil
+	return pc.code, pc.reason, nil
 }
 
 // Close closes the connection and the underlying connection without a
@@ -287,7 +286,7 @@ func (c *Conn) close(inDetach bool) error {
 	c.stopKeepalive()
 	c.out.lock.close()
 	cw, ok := c.u.(interface{ CloseWrite() error })
-	if !ok || !(c.out.closeSent.Load() || c.out.pending.any.Load()) || c.in.peer.closed.Load() {
+	if !ok || !(c.out.closeSent.Load() || c.out.pending.any.Load()) || c.in.peer.rec.Load() != nil {
 		return c.u.Close()
 	}
 	end := time.Now().Add(lingerTimeout)

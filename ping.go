@@ -44,15 +44,14 @@ func (e *event) wait() <-chan struct{} {
 }
 
 // pingState is the Ping in progress: the payload it waits for and the
-// channel its pong closes.
+// channel its pong closes. Ping allocates it and the Conn points to it
+// only while Ping runs.
 type pingState struct {
-	busy    atomic.Bool // one Ping at a time
 	reading atomic.Bool // Ping holds the receive side to read its pong
 	yield   atomic.Bool // a receive call wants the receive side back
-	seq     uint64      // Ping's own
 	mu      sync.Mutex
 	want    [8]byte
-	pong    chan struct{} // nil unless a Ping waits
+	pong    chan struct{} // nil once answered or given up
 }
 
 // answered closes the waiting Ping's channel if p is its payload.
@@ -102,22 +101,18 @@ func (c *Conn) Ping(ctx context.Context) (time.Duration, error) {
 	if c.closed.Load() {
 		return 0, newError("ping", net.ErrClosed, nil)
 	}
-	s := &c.ping
-	if !s.busy.CompareAndSwap(false, true) {
+	pong := make(chan struct{})
+	s := &pingState{pong: pong}
+	binary.BigEndian.PutUint64(s.want[:], uint64(newMaskKey())<<32^uint64(time.Now().UnixNano()))
+	payload := s.want
+	if !c.ping.CompareAndSwap(nil, s) {
 		return 0, newError("ping", ErrBusy, nil)
 	}
-	defer s.busy.Store(false)
-	s.seq++
-	pong := make(chan struct{})
-	s.mu.Lock()
-	binary.BigEndian.PutUint64(s.want[:], s.seq^uint64(time.Now().UnixNano()))
-	payload := s.want
-	s.pong = pong
-	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
 		s.pong = nil
 		s.mu.Unlock()
+		c.ping.Store(nil)
 	}()
 	start := time.Now()
 	if err := c.sendControl(ctx, opPing, payload[:]); err != nil {
@@ -133,7 +128,7 @@ func (c *Conn) Ping(ctx context.Context) (time.Duration, error) {
 		if !c.in.busy.CompareAndSwap(false, true) {
 			s.reading.Store(false)
 		} else {
-			err := c.readControl(ctx, pong)
+			err := c.readControl(ctx, s, pong)
 			s.yield.Store(false)
 			c.leaveRecv()
 			s.reading.Store(false) // after letting go: see takeFromPing
@@ -171,8 +166,8 @@ var errYield = errors.New("ws: receive side wanted")
 // (it then waits for its pong from this receive). It reports whether the
 // side was taken.
 func (c *Conn) takeFromPing() bool {
-	s := &c.ping
-	if !s.reading.Load() {
+	s := c.ping.Load()
+	if s == nil || !s.reading.Load() {
 		return false
 	}
 	s.yield.Store(true)
@@ -193,14 +188,15 @@ func (c *Conn) takeFromPing() bool {
 // data frame is next (errDataNext; it stays unread) or ctx ends. It holds
 // the receive side. Control frames are consumed only whole, so a timeout
 // leaves the connection usable.
-func (c *Conn) readControl(ctx context.Context, pong <-chan struct{}) error {
+func (c *Conn) readControl(ctx context.Context, s *pingState, pong <-chan struct{}) error {
 	in := &c.in
 	if c.kaFailed.Load() && in.err == nil {
 		in.err = errKeepalive
 	}
 	switch {
-	case in.peer.closed.Load():
-		return CloseError{in.peer.code, in.peer.reason}
+	case in.peer.rec.Load() != nil:
+		pc := in.peer.rec.Load()
+		return CloseError{pc.code, pc.reason}
 	case in.err != nil:
 		return newError("", ErrConnReset, in.err)
 	}
@@ -213,11 +209,11 @@ func (c *Conn) readControl(ctx context.Context, pong <-chan struct{}) error {
 			return nil
 		default:
 		}
-		if c.ping.yield.Load() {
+		if s.yield.Load() {
 			return errYield
 		}
 		err := c.readFrames(true)
-		if err != nil && c.ping.yield.Load() {
+		if err != nil && s.yield.Load() {
 			return errYield // woken for a receive call; nothing was consumed in part
 		}
 		if err == nil {

@@ -104,9 +104,9 @@ func (c *Conn) enterRecv(ctx context.Context, op string) error {
 	if !in.busy.CompareAndSwap(false, true) && !c.takeFromPing() {
 		return newError(op, ErrBusy, nil)
 	}
-	if in.peer.closed.Load() {
+	if pc := in.peer.rec.Load(); pc != nil {
 		in.busy.Store(false)
-		return CloseError{in.peer.code, in.peer.reason}
+		return CloseError{pc.code, pc.reason}
 	}
 	if c.kaFailed.Load() && in.err == nil {
 		in.err = errKeepalive

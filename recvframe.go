@@ -117,13 +117,7 @@ func (p *payloadReader) Read(b []byte) (int, error) {
 func (c *Conn) fill() error {
 	in := &c.in
 	if in.buf == nil {
-		n, err := c.u.Read(in.small[:])
-		if n == 0 {
-			return readErr(err)
-		}
-		c.takeReadBuf()
-		in.r, in.w = 0, copy(in.buf, in.small[:n])
-		return nil
+		return c.fillSmall()
 	}
 	if in.r == in.w {
 		in.r, in.w = 0, 0
@@ -225,14 +219,14 @@ func (c *Conn) control(op byte, p []byte) error {
 		if werr != nil {
 			return werr
 		}
-		peer := &c.in.peer
-		peer.code = code
-		peer.reason = string(reason)
-		peer.closed.Store(true)
-		peer.ev.fire()
-		return CloseError{code, peer.reason}
+		pc := &closeRecord{code, string(reason)}
+		c.in.peer.rec.Store(pc)
+		c.in.peer.ev.fire()
+		return CloseError{code, pc.reason}
 	case opPong:
-		c.ping.answered(p)
+		if s := c.ping.Load(); s != nil {
+			s.answered(p)
+		}
 	}
 	return nil
 }

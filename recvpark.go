@@ -52,7 +52,7 @@ func (c *Conn) park(mode parkMode) parkState {
 	if c.closed.Load() {
 		return parkEnded
 	}
-	if in.err != nil || in.peer.closed.Load() || c.kaFailed.Load() {
+	if in.err != nil || in.peer.rec.Load() != nil || c.kaFailed.Load() {
 		if mode <= parkProbe {
 			return parkEnded
 		}

@@ -109,15 +109,33 @@ func (l *frameLock) close() {
 // taken: the answer to the latest ping (RFC 6455 §5.5.3 allows answering
 // only the most recent one), a keepalive ping, and the close frame of a
 // failed connection. Whoever holds the lock writes them before letting go.
+// The frames live in a pooled part taken when one is queued and given back
+// once written, so that an idle connection holds none of it.
 type pendingControl struct {
-	any   atomic.Bool // something is pending; read without mu
-	mu    sync.Mutex
+	any atomic.Bool // something is pending; read without mu
+	mu  sync.Mutex
+	f   *pendingFrames // nil unless something is pending (mu)
+}
+
+// pendingFrames is what is pending.
+type pendingFrames struct {
 	pong  bool
 	ping  bool
 	close bool
 	code  StatusCode
 	n     int
 	p     [maxControl]byte // the pong's payload
+}
+
+var pendingPool = sync.Pool{New: func() any { return new(pendingFrames) }}
+
+// frames returns the pending frames, taking them from the pool if none
+// were pending. Caller holds q.mu.
+func (q *pendingControl) frames() *pendingFrames {
+	if q.f == nil {
+		q.f = pendingPool.Get().(*pendingFrames)
+	}
+	return q.f
 }
 
 // controlTimeout bounds the write of a pending control frame: a peer that
@@ -130,7 +148,8 @@ const controlTimeout = time.Second
 func (c *Conn) queuePong(p []byte) {
 	q := &c.out.pending
 	q.mu.Lock()
-	q.pong, q.n = true, copy(q.p[:], p)
+	f := q.frames()
+	f.pong, f.n = true, copy(f.p[:], p)
 	q.mu.Unlock()
 	q.any.Store(true)
 	c.flushIfFree()
@@ -140,7 +159,7 @@ func (c *Conn) queuePong(p []byte) {
 func (c *Conn) queuePing() {
 	q := &c.out.pending
 	q.mu.Lock()
-	q.ping = true
+	q.frames().ping = true
 	q.mu.Unlock()
 	q.any.Store(true)
 	c.flushIfFree()
@@ -151,8 +170,8 @@ func (c *Conn) queuePing() {
 func (c *Conn) queueClose(code StatusCode) {
 	q := &c.out.pending
 	q.mu.Lock()
-	if !q.close {
-		q.close, q.code = true, code
+	if f := q.frames(); !f.close {
+		f.close, f.code = true, code
 	}
 	q.mu.Unlock()
 	q.any.Store(true)
@@ -173,25 +192,32 @@ func (c *Conn) flushIfFree() {
 func (c *Conn) flushPending() {
 	q := &c.out.pending
 	q.mu.Lock()
-	pong, ping, cl, code := q.pong, q.ping, q.close, q.code
-	var p [maxControl]byte
-	n := copy(p[:], q.p[:q.n])
-	q.pong, q.ping, q.close = false, false, false
+	f := q.f
+	q.f = nil
 	q.any.Store(false)
 	q.mu.Unlock()
-	if c.out.err != nil || c.out.done || c.kaFailed.Load() {
+	if f == nil {
 		return
 	}
-	c.setWriteDeadline(time.Now().Add(controlTimeout))
-	if pong {
-		c.writeControl(opPong, p[:n])
+	if c.out.err == nil && !c.out.done && !c.kaFailed.Load() {
+		c.writePending(f)
 	}
-	if ping {
+	*f = pendingFrames{}
+	pendingPool.Put(f)
+}
+
+// writePending writes the frames of f. Caller holds the frame lock.
+func (c *Conn) writePending(f *pendingFrames) {
+	c.setWriteDeadline(time.Now().Add(controlTimeout))
+	if f.pong {
+		c.writeControl(opPong, f.p[:f.n])
+	}
+	if f.ping {
 		c.writeControl(opPing, nil)
 	}
-	if cl {
-		k := putClose(p[:], code, "")
-		c.writeControl(opClose, p[:k])
+	if f.close {
+		k := putClose(f.p[:], f.code, "")
+		c.writeControl(opClose, f.p[:k])
 		c.out.done = true
 		c.out.closeSent.Store(true)
 	}
@@ -209,7 +235,7 @@ func (c *Conn) lockWrite(ctx context.Context) (func() bool, error) {
 		c.flushPending()
 	}
 	if ctx.Done() == nil { // never ends: only clear an earlier deadline
-		if !c.out.dl.at.IsZero() || c.out.dl.dirty.Load() {
+		if c.out.dl.at != 0 || c.out.dl.dirty.Load() {
 			c.setWriteDeadline(time.Time{})
 		}
 		return nil, nil
@@ -264,13 +290,14 @@ func (c *Conn) writeControl(op byte, p []byte) error {
 	if c.client {
 		key = newMaskKey()
 	}
-	b := &c.out.cbuf
+	b := ctlPool.Get().(*[maxCtlFrame]byte)
 	hl := putHeader(b[:], true, 0, op, len(p), c.client, key)
 	n := copy(b[hl:], p)
 	if c.client {
 		mask(b[hl:hl+n], key, 0)
 	}
 	m, err := c.u.Write(b[:hl+n])
+	ctlPool.Put(b)
 	if err != nil && (m > 0 || !errors.Is(err, os.ErrDeadlineExceeded)) {
 		c.out.err = err
 	}

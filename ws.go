@@ -145,14 +145,14 @@ type Conn struct {
 	pooled bool  // buffers come from pools, not from Storage
 
 	closed   atomic.Bool           // Close or Detach happened
-	ka       *keepalive            // nil unless Config.PingInterval
 	kaFailed atomic.Bool           // the keepalive declared the peer gone
+	ka       *keepalive            // nil unless Config.PingInterval
 	pw       atomic.Pointer[watch] // the Poller watching c, if any
 	meta     connMeta
 
 	in   recvHalf
 	out  sendHalf
-	ping pingState
+	ping atomic.Pointer[pingState] // the Ping in progress, nil if none
 }
 
 // recvHalf is the receive direction: everything in it is owned by the
@@ -164,7 +164,6 @@ type recvHalf struct {
 	dl     halfDeadline
 	buf    []byte
 	arr    *[readBufSize]byte // buf when it came from the pool
-	small  [smallRead]byte    // what an idle receive waits on (pooled)
 	r, w   int                // unread bytes are buf[r:w]
 	maxMsg int64              // Config.MaxMessageSize
 	limit  int64              // largest message the current receive can take or discard
@@ -206,12 +205,11 @@ type sendHalf struct {
 	zw   *deflater           // permessage-deflate, nil unless agreed
 
 	lock      frameLock
-	err       error             // sticky failure of the send side (lock)
-	done      bool              // our close frame was sent (lock)
-	closeSent atomic.Bool       // done, readable without the lock
-	dl        halfDeadline      // write deadline set on u (lock)
-	cbuf      [maxCtlFrame]byte // control frames (lock)
-	hbuf      [maxHeader]byte   // headers of writev frames (lock)
+	err       error           // sticky failure of the send side (lock)
+	done      bool            // our close frame was sent (lock)
+	closeSent atomic.Bool     // done, readable without the lock
+	dl        halfDeadline    // write deadline set on u (lock)
+	hbuf      [maxHeader]byte // headers of writev frames (lock)
 	vec       [][]byte
 	nb        net.Buffers
 
@@ -228,10 +226,15 @@ type connMeta struct {
 }
 
 // peerClose records the peer's close frame for Status, readable from any
-// goroutine once closed is set.
+// goroutine once rec is set. The record is allocated when the close
+// arrives.
 type peerClose struct {
-	ev     event // fired when closed is set
-	closed atomic.Bool
+	ev  event // fired when rec is set
+	rec atomic.Pointer[closeRecord]
+}
+
+// closeRecord is the peer's close frame.
+type closeRecord struct {
 	code   StatusCode
 	reason string
 }
