@@ -102,7 +102,7 @@ func (c *Conn) sendFast(ctx context.Context, op string, flags Flags, p []byte) e
 	}
 	// The frame lock is ours; the checks of lockWrite and writable for a
 	// ctx that never ends follow.
-	if s.lock.closed.Load() || s.pending.any.Load() || !s.dl.at.IsZero() || s.dl.dirty.Load() ||
+	if s.lock.closed.Load() || s.pending.any.Load() || s.dl.at != 0 || s.dl.dirty.Load() ||
 		s.err != nil || s.done || c.kaFailed.Load() {
 		s.lock.unlock()
 		bufs := [1][]byte{p}
