@@ -121,3 +121,79 @@ func ioReadFull(c net.Conn, b []byte) (int, error) {
 	}
 	return n, nil
 }
+
+// TestPollerTLSOneAtATime: messages of 16 B to 64 KiB sent one at a time,
+// each after the previous echo, to a watched *tls.Conn. A read returns
+// what fits of the record crypto/tls decrypted and keeps the rest where
+// the socket no longer shows it; the poller must take it before parking
+// (a 1 KiB message after a 16-byte one used to wait forever).
+func TestPollerTLSOneAtATime(t *testing.T) {
+	srvCfg, cliCfg := igTLSConfigs(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	p, err := ws.NewPoller(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	watched := make(chan error, 1)
+	go func() {
+		u, err := ln.Accept()
+		if err != nil {
+			watched <- err
+			return
+		}
+		tc := tls.Server(u, srvCfg)
+		tc.SetDeadline(time.Now().Add(10 * time.Second))
+		if err := tc.Handshake(); err != nil {
+			watched <- err
+			return
+		}
+		tc.SetDeadline(time.Time{})
+		c, err := ws.AttachServer(context.Background(), tc, ws.Binary|ws.NoHTTP)
+		if err == nil {
+			err = p.Watch(c, func(c *ws.Conn) {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				buf := make([]byte, 70000)
+				n, f, err := c.Recv(ctx, buf)
+				if err != nil {
+					c.Close()
+					return
+				}
+				c.Send(ctx, f, buf[:n])
+			})
+		}
+		watched <- err
+	}()
+	raw, err := tls.Dial("tcp", ln.Addr().String(), cliCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-watched; err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := ws.AttachClient(ctx, raw, ws.Binary|ws.NoHTTP, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	buf := make([]byte, 70000)
+	for round := 0; round < 2; round++ {
+		for _, size := range []int{16, 1024, 16 << 10, 64 << 10, 16, 125, 126, 4000} {
+			m := bytes.Repeat([]byte{byte('a' + size%26)}, size)
+			if err := c.Send(ctx, ws.Binary, m); err != nil {
+				t.Fatalf("send %d: %v", size, err)
+			}
+			n, _, err := c.Recv(ctx, buf)
+			if err != nil || !bytes.Equal(buf[:n], m) {
+				t.Fatalf("echo of %d bytes: %d bytes, %v", size, n, err)
+			}
+		}
+	}
+}

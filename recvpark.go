@@ -1,6 +1,7 @@
 package ws
 
 import (
+	"crypto/tls"
 	"errors"
 	"os"
 	"time"
@@ -77,17 +78,30 @@ func (c *Conn) park(mode parkMode) parkState {
 	case parkEvent:
 		dl = time.Now().Add(gatherWait)
 	}
-	c.setReadDeadline(dl)
-	if err := c.fill(); err != nil {
-		if errors.Is(err, os.ErrDeadlineExceeded) && !c.kaFailed.Load() && mode != parkBlock {
-			return parkWait
+	_, tlsConn := c.u.(*tls.Conn)
+	for {
+		c.setReadDeadline(dl)
+		if err := c.fill(); err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) && !c.kaFailed.Load() && mode != parkBlock {
+				return parkWait
+			}
+			return parkReady // the receive call meets the same failure
 		}
-		return parkReady // the receive call meets the same failure
+		if in.msg.op != 0 || in.frame.left != 0 {
+			return parkReady
+		}
+		st := c.scanParked()
+		if st != parkWait || !tlsConn || mode == parkBlock {
+			return st
+		}
+		// A read of a TLS conn returns what fits of the record it
+		// decrypted; the rest, and any whole records read with it, stay
+		// in crypto/tls where the socket no longer shows them: take them
+		// before parking, without waiting. Each round adds bytes to the
+		// read buffer, and scanParked answers parkReady for a message
+		// that cannot be buffered whole, so the loop ends.
+		dl = aLongTimeAgo
 	}
-	if in.msg.op != 0 || in.frame.left != 0 {
-		return parkReady
-	}
-	return c.scanParked()
 }
 
 // scanParked consumes the pings and pongs buffered before the next
