@@ -92,6 +92,10 @@ func (c *Conn) recvFast(ctx context.Context, op string, p []byte, typed bool) (n
 		c.ka.seen.Store(time.Now().UnixNano())
 	}
 	in.r += hn + l
-	c.leaveRecv()
+	if c.pooled {
+		c.leaveRecv()
+	} else {
+		in.busy.Store(false)
+	}
 	return l, f, nil, true
 }
