@@ -33,8 +33,8 @@ loop:
 	RET
 
 // func maskAVX2(dst, src *byte, n int, key uint64)
-// maskSSE2 with AVX2: 128 bytes per iteration, then one 64-byte block if
-// n is an odd number of blocks.
+// maskSSE2 with AVX2: 256 bytes per iteration, then 128 and 64 bytes as
+// what is left requires. BX indexes both src and dst.
 TEXT ·maskAVX2(SB), NOSPLIT, $0-32
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
@@ -42,31 +42,52 @@ TEXT ·maskAVX2(SB), NOSPLIT, $0-32
 	MOVQ key+24(FP), AX
 	MOVQ AX, X0
 	VPBROADCASTQ X0, Y0
-	CMPQ CX, $128
-	JB   last
+	XORQ BX, BX
+	MOVQ CX, DX
+	ANDQ $~255, DX
+	JZ   tail128
 
-loop128:
-	VPXOR   0(SI), Y0, Y1
-	VPXOR   32(SI), Y0, Y2
-	VPXOR   64(SI), Y0, Y3
-	VPXOR   96(SI), Y0, Y4
-	VMOVDQU Y1, 0(DI)
-	VMOVDQU Y2, 32(DI)
-	VMOVDQU Y3, 64(DI)
-	VMOVDQU Y4, 96(DI)
-	ADDQ    $128, SI
-	ADDQ    $128, DI
-	SUBQ    $128, CX
-	CMPQ    CX, $128
-	JAE     loop128
+loop256:
+	VPXOR   0(SI)(BX*1), Y0, Y1
+	VPXOR   32(SI)(BX*1), Y0, Y2
+	VPXOR   64(SI)(BX*1), Y0, Y3
+	VPXOR   96(SI)(BX*1), Y0, Y4
+	VPXOR   128(SI)(BX*1), Y0, Y5
+	VPXOR   160(SI)(BX*1), Y0, Y6
+	VPXOR   192(SI)(BX*1), Y0, Y7
+	VPXOR   224(SI)(BX*1), Y0, Y8
+	VMOVDQU Y1, 0(DI)(BX*1)
+	VMOVDQU Y2, 32(DI)(BX*1)
+	VMOVDQU Y3, 64(DI)(BX*1)
+	VMOVDQU Y4, 96(DI)(BX*1)
+	VMOVDQU Y5, 128(DI)(BX*1)
+	VMOVDQU Y6, 160(DI)(BX*1)
+	VMOVDQU Y7, 192(DI)(BX*1)
+	VMOVDQU Y8, 224(DI)(BX*1)
+	ADDQ    $256, BX
+	CMPQ    BX, DX
+	JB      loop256
 
-last:
-	TESTQ   CX, CX
+tail128:
+	TESTQ   $128, CX
+	JZ      tail64
+	VPXOR   0(SI)(BX*1), Y0, Y1
+	VPXOR   32(SI)(BX*1), Y0, Y2
+	VPXOR   64(SI)(BX*1), Y0, Y3
+	VPXOR   96(SI)(BX*1), Y0, Y4
+	VMOVDQU Y1, 0(DI)(BX*1)
+	VMOVDQU Y2, 32(DI)(BX*1)
+	VMOVDQU Y3, 64(DI)(BX*1)
+	VMOVDQU Y4, 96(DI)(BX*1)
+	ADDQ    $128, BX
+
+tail64:
+	TESTQ   $64, CX
 	JZ      done
-	VPXOR   0(SI), Y0, Y1
-	VPXOR   32(SI), Y0, Y2
-	VMOVDQU Y1, 0(DI)
-	VMOVDQU Y2, 32(DI)
+	VPXOR   0(SI)(BX*1), Y0, Y1
+	VPXOR   32(SI)(BX*1), Y0, Y2
+	VMOVDQU Y1, 0(DI)(BX*1)
+	VMOVDQU Y2, 32(DI)(BX*1)
 
 done:
 	VZEROUPPER
