@@ -3,7 +3,6 @@ package ws
 import (
 	"context"
 	"net"
-	"time"
 	"unsafe"
 )
 
@@ -29,6 +28,9 @@ import (
 //   - ErrBusy if another goroutine is receiving; net.ErrClosed after Close
 //     or Detach.
 func (c *Conn) Recv(ctx context.Context, p []byte) (int, Flags, error) {
+	if n, f, err, ok := c.recvFast(ctx, "recv", p, false); ok {
+		return n, f, err
+	}
 	bufs := [1][]byte{p}
 	return c.recvv(ctx, "recv", false, bufs[:])
 }
@@ -38,6 +40,11 @@ func (c *Conn) Recv(ctx context.Context, p []byte) (int, Flags, error) {
 // message instead of storing them. See Recv; ErrInvalid if an element
 // came from Skip with an out-of-range length.
 func (c *Conn) RecvV(ctx context.Context, bufs ...[]byte) (int, Flags, error) {
+	if len(bufs) == 1 && skipKind(bufs[0]) == 0 {
+		if n, f, err, ok := c.recvFast(ctx, "recvv", bufs[0], false); ok {
+			return n, f, err
+		}
+	}
 	return c.recvv(ctx, "recvv", false, bufs)
 }
 
@@ -46,6 +53,9 @@ func (c *Conn) RecvV(ctx context.Context, bufs ...[]byte) (int, Flags, error) {
 // fails with ErrProto and stays queued: Recv or Reader can still take it.
 // See Recv.
 func (c *Conn) MRecv(ctx context.Context, p []byte) (int, error) {
+	if n, _, err, ok := c.recvFast(ctx, "mrecv", p, true); ok {
+		return n, err
+	}
 	bufs := [1][]byte{p}
 	n, _, err := c.recvv(ctx, "mrecv", true, bufs[:])
 	return n, err
@@ -53,6 +63,11 @@ func (c *Conn) MRecv(ctx context.Context, p []byte) (int, error) {
 
 // MRecvV is MRecv scattered over bufs, like libdill's mrecvl. See RecvV.
 func (c *Conn) MRecvV(ctx context.Context, bufs ...[]byte) (int, error) {
+	if len(bufs) == 1 && skipKind(bufs[0]) == 0 {
+		if n, _, err, ok := c.recvFast(ctx, "mrecvv", bufs[0], true); ok {
+			return n, err
+		}
+	}
 	n, _, err := c.recvv(ctx, "mrecvv", true, bufs)
 	return n, err
 }
@@ -133,62 +148,12 @@ func (c *Conn) recvv(ctx context.Context, op string, typed bool, bufs [][]byte) 
 	in := &c.in
 	in.limit = max(room, in.maxMsg)
 	stop := c.armRead(ctx)
-	var n int
-	var f Flags
-	var err error
-	done := false
-	if len(bufs) == 1 && in.msg.op == 0 && in.zr == nil && skipKind(bufs[0]) == 0 {
-		if in.r == in.w {
-			err = c.fill()
-		}
-		if err == nil {
-			n, f, done = c.recvWhole(bufs[0], typed)
-		}
-	}
-	if !done && err == nil {
-		n, f, err = c.recvMsg(bufs, typed)
-	}
+	n, f, err := c.recvMsg(bufs, typed)
 	c.disarmRead(stop)
 	if err != nil {
 		return 0, f, c.recvError(ctx, op, err)
 	}
 	return n, f, nil
-}
-
-// recvWhole is the fast path of a receive into one buffer: a whole
-// unfragmented data frame, already buffered, that fits p. The checks are
-// the general path's (parseHeader, checkHeader, UTF-8); whatever does not
-// pass them, or any other case, is left for recvMsg (done false), which
-// reports it. Nothing is consumed unless done.
-func (c *Conn) recvWhole(p []byte, typed bool) (n int, f Flags, done bool) {
-	in := &c.in
-	h, hn, err := parseHeader(in.buf[in.r:in.w])
-	if err != nil || !h.fin || h.control() || h.length > uint64(len(p)) || h.length > uint64(in.w-in.r-hn) ||
-		checkHeader(&h, !c.client, false, false) != nil {
-		return 0, 0, false
-	}
-	f = Binary
-	if h.op == opText {
-		f = Text
-	}
-	if typed && f != c.typ {
-		return 0, 0, false
-	}
-	start := in.r + hn
-	n = int(h.length)
-	if h.masked {
-		maskCopy(p, in.buf[start:start+n], h.key, 0)
-	} else {
-		copy(p, in.buf[start:start+n])
-	}
-	if f == Text && !validText(p[:n]) {
-		return 0, 0, false
-	}
-	if c.ka != nil {
-		c.ka.seen.Store(time.Now().UnixNano())
-	}
-	in.r = start + n
-	return n, f, true
 }
 
 // msgFlags is the type of the open message.

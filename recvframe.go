@@ -35,11 +35,16 @@ func (c *Conn) readRaw(dst []byte) (int, error) {
 	if uint64(want) > in.frame.left {
 		want = int(in.frame.left)
 	}
+	f := &in.frame
 	var k int
 	if in.r == in.w && want >= readBufSize/2 {
+		// Straight into dst, unmasked there in place.
 		var err error
 		if k, err = c.u.Read(dst[:want]); k == 0 {
 			return 0, readErr(err)
+		}
+		if f.masked {
+			f.pos = mask(dst[:k], f.key, f.pos)
 		}
 	} else {
 		if in.r == in.w {
@@ -47,14 +52,16 @@ func (c *Conn) readRaw(dst []byte) (int, error) {
 				return 0, err
 			}
 		}
-		k = copy(dst[:want], in.buf[in.r:in.w])
+		// Out of the read buffer: unmasked as it is copied.
+		k = min(want, in.w-in.r)
+		if f.masked {
+			f.pos = maskCopy(dst, in.buf[in.r:in.r+k], f.key, f.pos)
+		} else {
+			copy(dst, in.buf[in.r:in.r+k])
+		}
 		in.r += k
 	}
-	f := &in.frame
 	f.left -= uint64(k)
-	if f.masked {
-		f.pos = mask(dst[:k], f.key, f.pos)
-	}
 	return k, nil
 }
 
