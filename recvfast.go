@@ -24,7 +24,7 @@ func (c *Conn) recvFast(ctx context.Context, op string, p []byte, typed bool) (n
 	// enterRecv checks (Close, the peer's close, a sticky failure, the
 	// keepalive) and what recvMsg would need (an open message, a pooled
 	// connection without its read buffer).
-	if c.closed.Load() || in.peer.closed.Load() || c.kaFailed.Load() || in.err != nil ||
+	if c.closed.Load() || in.peer.rec.Load() != nil || c.kaFailed.Load() || in.err != nil ||
 		in.msg.op != 0 || in.buf == nil {
 		in.busy.Store(false)
 		return 0, 0, nil, false
@@ -32,7 +32,7 @@ func (c *Conn) recvFast(ctx context.Context, op string, p []byte, typed bool) (n
 	if in.r == in.w {
 		// Nothing buffered: read once, only with a ctx that can never
 		// end and no deadline left on u by an earlier call.
-		if ctx.Done() != nil || !in.dl.at.IsZero() || in.dl.dirty.Load() {
+		if ctx.Done() != nil || in.dl.at != 0 || in.dl.dirty.Load() {
 			in.busy.Store(false)
 			return 0, 0, nil, false
 		}
