@@ -321,7 +321,19 @@ func stuckSend(t *testing.T, cfg *Config) (*Conn, net.Conn, chan error) {
 	}
 	sent := make(chan error, 1)
 	go func() { sent <- c.Send(context.Background(), Binary, make([]byte, 16<<20)) }()
-	for c.out.lock.idle() { // wait until the send holds the wire
+	// Wait until the send holds the wire, or has already returned (a
+	// keepalive may fail the connection first); bounded either way.
+	start := time.Now()
+	for c.out.lock.idle() {
+		select {
+		case err := <-sent:
+			sent <- err
+			return c, b, sent
+		default:
+		}
+		if time.Since(start) > 20*time.Second {
+			t.Fatal("the 16 MiB send never took the wire")
+		}
 		time.Sleep(time.Millisecond)
 	}
 	time.Sleep(50 * time.Millisecond) // well into the blocked write
