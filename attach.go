@@ -353,16 +353,22 @@ func (c *Conn) handshakeServer(ctx context.Context, cfg *Config, bound time.Time
 	}
 	var proto, ext string
 	if cfg != nil {
-		proto = pickSubprotocol(cfg.Subprotocols, req.protocols)
+		proto = pickSubprotocol(cfg.Subprotocols, req.protocols.list())
 	}
-	dp := acceptDeflate(cfg.compression(), req.extensions)
+	dp := acceptDeflate(cfg.compression(), req.extensions.list())
 	if dp != nil {
 		ext = dp.response
 	}
 	c.takeWriteBuf()
 	b := appendSwitching(c.out.buf[:0], req.key, proto, ext, cfg)
 	b = append(b, "\r\n"...)
-	c.meta = connMeta{resource: string(req.target), host: string(req.host), subprotocol: proto, deflate: dp}
+	// The resource and host are kept: one string holds both.
+	var kept strings.Builder
+	kept.Grow(len(req.target) + len(req.host))
+	kept.Write(req.target)
+	kept.Write(req.host)
+	s := kept.String()
+	c.meta = connMeta{resource: s[:len(req.target)], host: s[len(req.target):], subprotocol: proto, deflate: dp}
 	if err := c.writeHead(ctx, b, bound); err != nil {
 		return err
 	}

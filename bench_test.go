@@ -78,6 +78,7 @@ func (m *memConn) Write(p []byte) (int, error)      { return len(p), nil }
 func (m *memConn) SetReadDeadline(time.Time) error  { return nil }
 func (m *memConn) SetWriteDeadline(time.Time) error { return nil }
 func (m *memConn) SetDeadline(time.Time) error      { return nil }
+func (m *memConn) LocalAddr() net.Addr              { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080} }
 func (m *memConn) Close() error                     { return nil }
 
 // BenchmarkAttachServer measures the server handshake of a browser-like

@@ -38,7 +38,11 @@ type inflater struct {
 // newCodec returns the deflater and inflater for the agreed parameters p
 // on the client or server side.
 func newCodec(p *deflateParams, o *CompressionOptions, client bool) (*deflater, *inflater) {
-	zw := &deflater{level: 1, threshold: 128}
+	k := &struct { // one allocation for both halves
+		zw deflater
+		zr inflater
+	}{zw: deflater{level: 1, threshold: 128}}
+	zw, zr := &k.zw, &k.zr
 	if o != nil {
 		if o.Level != 0 {
 			zw.level = o.Level
@@ -47,7 +51,6 @@ func newCodec(p *deflateParams, o *CompressionOptions, client bool) (*deflater, 
 			zw.threshold = max(0, o.Threshold)
 		}
 	}
-	zr := &inflater{}
 	if client {
 		zw.bits, zw.takeover, zr.takeover = p.clientBits, !p.clientNoTakeover, !p.serverNoTakeover
 	} else {

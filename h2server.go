@@ -37,8 +37,8 @@ func (cfg *Config) upgradeH2(w http.ResponseWriter, r *http.Request, flags Flags
 	var proto string
 	var dp *deflateParams
 	if cfg != nil {
-		proto = pickSubprotocol(cfg.Subprotocols, req.protocols)
-		dp = acceptDeflate(cfg.Compression, req.extensions)
+		proto = pickSubprotocol(cfg.Subprotocols, req.protocols.list())
+		dp = acceptDeflate(cfg.Compression, req.extensions.list())
 	}
 	h := w.Header()
 	for name := range h {
@@ -106,10 +106,10 @@ func h2Request(r *http.Request) (*request, *refusal) {
 		req.loopback = loopbackAddr(a)
 	}
 	for _, v := range h["Sec-Websocket-Protocol"] {
-		req.protocols = append(req.protocols, []byte(v))
+		req.protocols.add([]byte(v))
 	}
 	for _, v := range h["Sec-Websocket-Extensions"] {
-		req.extensions = append(req.extensions, []byte(v))
+		req.extensions.add([]byte(v))
 	}
 	return req, nil
 }

@@ -99,9 +99,35 @@ type request struct {
 	body                  bool // a body is declared (Content-Length, Transfer-Encoding)
 	loopback              bool // the connection came in on a loopback address
 	keys, hosts           int
-	protocols             [][]byte // Sec-WebSocket-Protocol values, in order
-	extensions            [][]byte // Sec-WebSocket-Extensions values, in order
+	protocols             fieldValues // Sec-WebSocket-Protocol values, in order
+	extensions            fieldValues // Sec-WebSocket-Extensions values, in order
 	head                  []byte
+}
+
+// fieldValues are the values of a repeatable header field, in order. The
+// first ones are kept inline, so that parsing a request whose fields
+// appear once or twice allocates nothing.
+type fieldValues struct {
+	n      int
+	inline [2][]byte
+	more   [][]byte // the values after the inline ones
+}
+
+func (f *fieldValues) add(v []byte) {
+	if f.n < len(f.inline) {
+		f.inline[f.n] = v
+	} else {
+		f.more = append(f.more, v)
+	}
+	f.n++
+}
+
+// list returns the values; it allocates only past the inline ones.
+func (f *fieldValues) list() [][]byte {
+	if f.n <= len(f.inline) {
+		return f.inline[:f.n:f.n]
+	}
+	return append(f.inline[:len(f.inline):len(f.inline)], f.more...)
 }
 
 // parseRequest parses an upgrade request head (RFC 6455 §4.2.1). It
@@ -139,9 +165,9 @@ func parseRequest(head []byte, r *request) bool {
 		case nameIs(name, "Origin"):
 			r.origin = v
 		case nameIs(name, "Sec-WebSocket-Protocol"):
-			r.protocols = append(r.protocols, v)
+			r.protocols.add(v)
 		case nameIs(name, "Sec-WebSocket-Extensions"):
-			r.extensions = append(r.extensions, v)
+			r.extensions.add(v)
 		case nameIs(name, "Content-Length"):
 			r.body = r.body || !zeroLength(v)
 		case nameIs(name, "Transfer-Encoding"):

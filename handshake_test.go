@@ -162,8 +162,8 @@ func TestParseRequest_RFC6455_4_2_1(t *testing.T) {
 	if !r.upgrade || !r.connection || r.keys != 1 || r.hosts != 1 {
 		t.Errorf("upgrade %v connection %v keys %d hosts %d", r.upgrade, r.connection, r.keys, r.hosts)
 	}
-	if len(r.protocols) != 1 || string(r.protocols[0]) != "chat, superchat" {
-		t.Errorf("protocols = %q", r.protocols)
+	if ps := r.protocols.list(); len(ps) != 1 || string(ps[0]) != "chat, superchat" {
+		t.Errorf("protocols = %q", r.protocols.list())
 	}
 	// The RFC's Origin is not the Host: accepted only by a CheckOrigin.
 	if ref := checkRequest(&r, nil); ref == nil || ref.status != http.StatusForbidden {
@@ -180,8 +180,8 @@ func TestParseRequest_RFC6455_4_2_1(t *testing.T) {
 	if !parseRequest(head, &r) {
 		t.Fatal("malformed")
 	}
-	if len(r.protocols) != 2 || string(r.protocols[0]) != "a" || string(r.protocols[1]) != "b,c" || r.hosts != 2 {
-		t.Errorf("protocols %q hosts %d", r.protocols, r.hosts)
+	if ps := r.protocols.list(); len(ps) != 2 || string(ps[0]) != "a" || string(ps[1]) != "b,c" || r.hosts != 2 {
+		t.Errorf("protocols %q hosts %d", r.protocols.list(), r.hosts)
 	}
 
 	// Bytes over 0x7F pass in targets, as with net/http.

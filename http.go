@@ -108,8 +108,8 @@ func (cfg *Config) Upgrade(w http.ResponseWriter, r *http.Request, flags Flags) 
 	var proto, ext string
 	var dp *deflateParams
 	if cfg != nil {
-		proto = pickSubprotocol(cfg.Subprotocols, req.protocols)
-		if dp = acceptDeflate(cfg.Compression, req.extensions); dp != nil {
+		proto = pickSubprotocol(cfg.Subprotocols, req.protocols.list())
+		if dp = acceptDeflate(cfg.Compression, req.extensions.list()); dp != nil {
 			ext = dp.response
 		}
 	}
@@ -169,10 +169,10 @@ func upgradeRequest(r *http.Request) (*request, *refusal) {
 		req.key = []byte(strings.Trim(keys[0], " \t"))
 	}
 	for _, v := range h["Sec-Websocket-Protocol"] {
-		req.protocols = append(req.protocols, []byte(v))
+		req.protocols.add([]byte(v))
 	}
 	for _, v := range h["Sec-Websocket-Extensions"] {
-		req.extensions = append(req.extensions, []byte(v))
+		req.extensions.add([]byte(v))
 	}
 	return req, nil
 }

@@ -1,8 +1,8 @@
 package ws
 
 import (
+	"bytes"
 	"strconv"
-	"strings"
 )
 
 // permessage-deflate negotiation (RFC 7692 §5–§7): pure functions over
@@ -92,29 +92,32 @@ func (o *CompressionOptions) agreed() *deflateParams {
 // extParams is one parsed extension: its name and parameters; bits are
 // -1 when absent and 0 when present without a value.
 type extParams struct {
-	name                               string
+	name                               []byte
 	serverNoTakeover, clientNoTakeover bool
 	serverBits, clientBits             int
 }
 
 // parseExtensions splits Sec-WebSocket-Extensions values into extensions
 // (RFC 6455 §9.1) and parses permessage-deflate's parameters (RFC 7692
-// §7.1). ok is false for a malformed value. An offer whose parameters are
-// unknown, repeated or out of range gets the name "" (declined).
-func parseExtensions(values [][]byte) (exts []extParams, ok bool) {
+// §7.1), appending them to exts. ok is false for a malformed value. An
+// offer whose parameters are unknown, repeated or out of range gets the
+// name "" (declined). It allocates only when exts must grow.
+func parseExtensions(values [][]byte, exts []extParams) (_ []extParams, ok bool) {
 	for _, v := range values {
-		for _, e := range splitQuoted(string(v), ',') {
-			e = strings.TrimSpace(e)
-			if e == "" {
+		for rest, more := v, true; more; {
+			var e []byte
+			e, rest, more = cutQuoted(rest, ',')
+			e = bytes.TrimSpace(e)
+			if len(e) == 0 {
 				continue
 			}
-			parts := splitQuoted(e, ';')
-			x := extParams{name: strings.TrimSpace(parts[0]), serverBits: -1, clientBits: -1}
+			name, params, any := cutQuoted(e, ';')
+			x := extParams{name: bytes.TrimSpace(name), serverBits: -1, clientBits: -1}
 			if !validToken(x.name) {
 				return nil, false
 			}
-			if x.name == extName && !x.parseDeflate(parts[1:]) {
-				x.name = ""
+			if string(x.name) == extName && !x.parseDeflate(params, any) {
+				x.name = nil
 			}
 			exts = append(exts, x)
 		}
@@ -122,64 +125,79 @@ func parseExtensions(values [][]byte) (exts []extParams, ok bool) {
 	return exts, true
 }
 
-func (x *extParams) parseDeflate(params []string) bool {
-	seen := map[string]bool{}
-	for _, p := range params {
-		name, val, hasVal := strings.Cut(strings.TrimSpace(p), "=")
-		name = strings.TrimSpace(name)
-		val = strings.Trim(strings.TrimSpace(val), `"`)
-		if seen[name] {
+// parseDeflate parses the ';'-separated parameters of a permessage-deflate
+// offer or answer; any tells whether there is at least one (params may be
+// empty then, which is malformed).
+func (x *extParams) parseDeflate(params []byte, any bool) bool {
+	var seen [4]bool
+	for rest, more := params, any; more; {
+		var p []byte
+		p, rest, more = cutQuoted(rest, ';')
+		name, val, hasVal := bytes.Cut(bytes.TrimSpace(p), []byte("="))
+		name = bytes.TrimSpace(name)
+		val = bytes.Trim(bytes.TrimSpace(val), `"`)
+		var k int
+		switch string(name) {
+		case "server_no_context_takeover":
+			k = 0
+		case "client_no_context_takeover":
+			k = 1
+		case "server_max_window_bits":
+			k = 2
+		case "client_max_window_bits":
+			k = 3
+		default:
 			return false
 		}
-		seen[name] = true
-		switch name {
-		case "server_no_context_takeover", "client_no_context_takeover":
+		if seen[k] {
+			return false
+		}
+		seen[k] = true
+		switch k {
+		case 0, 1:
 			if hasVal {
 				return false
 			}
-			if name[0] == 's' {
+			if k == 0 {
 				x.serverNoTakeover = true
 			} else {
 				x.clientNoTakeover = true
 			}
-		case "server_max_window_bits", "client_max_window_bits":
+		case 2, 3:
 			n := 0
 			if hasVal {
 				var err error
-				if n, err = strconv.Atoi(val); err != nil || n < 8 || n > 15 || len(val) > 2 {
+				if n, err = strconv.Atoi(string(val)); err != nil || n < 8 || n > 15 || len(val) > 2 {
 					return false
 				}
-			} else if name[0] == 's' {
+			} else if k == 2 {
 				return false // server_max_window_bits needs a value
 			}
-			if name[0] == 's' {
+			if k == 2 {
 				x.serverBits = n
 			} else {
 				x.clientBits = n
 			}
-		default:
-			return false
 		}
 	}
 	return true
 }
 
-// splitQuoted splits s at sep outside double quotes.
-func splitQuoted(s string, sep byte) []string {
-	var out []string
-	quoted, start := false, 0
+// cutQuoted cuts s at the first sep outside double quotes: found is
+// false when there is none (then before is s).
+func cutQuoted(s []byte, sep byte) (before, after []byte, found bool) {
+	quoted := false
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
 		case '"':
 			quoted = !quoted
 		case sep:
 			if !quoted {
-				out = append(out, s[start:i])
-				start = i + 1
+				return s[:i], s[i+1:], true
 			}
 		}
 	}
-	return append(out, s[start:])
+	return s, nil, false
 }
 
 // acceptDeflate is the server's side of RFC 7692 §5–§7: it accepts the
@@ -189,12 +207,13 @@ func acceptDeflate(o *CompressionOptions, values [][]byte) *deflateParams {
 	if o == nil || len(values) == 0 {
 		return nil
 	}
-	exts, ok := parseExtensions(values)
+	var buf [4]extParams
+	exts, ok := parseExtensions(values, buf[:0])
 	if !ok {
 		return nil
 	}
 	for _, x := range exts {
-		if x.name != extName {
+		if string(x.name) != extName {
 			continue
 		}
 		p := &deflateParams{
@@ -203,18 +222,19 @@ func acceptDeflate(o *CompressionOptions, values [][]byte) *deflateParams {
 			serverBits:       bitsOr15(o.ServerMaxWindowBits),
 			clientBits:       15,
 		}
-		resp := extName
+		var buf [128]byte
+		resp := append(buf[:0], extName...)
 		if p.serverNoTakeover {
-			resp += "; server_no_context_takeover"
+			resp = append(resp, "; server_no_context_takeover"...)
 		}
 		if p.clientNoTakeover {
-			resp += "; client_no_context_takeover"
+			resp = append(resp, "; client_no_context_takeover"...)
 		}
 		if x.serverBits > 0 && x.serverBits < p.serverBits {
 			p.serverBits = x.serverBits
 		}
 		if p.serverBits < 15 || x.serverBits > 0 {
-			resp += "; server_max_window_bits=" + strconv.Itoa(p.serverBits)
+			resp = strconv.AppendInt(append(resp, "; server_max_window_bits="...), int64(p.serverBits), 10)
 		}
 		if x.clientBits >= 0 {
 			p.clientBits = bitsOr15(x.clientBits)
@@ -222,10 +242,13 @@ func acceptDeflate(o *CompressionOptions, values [][]byte) *deflateParams {
 				p.clientBits = want
 			}
 			if p.clientBits < 15 {
-				resp += "; client_max_window_bits=" + strconv.Itoa(p.clientBits)
+				resp = strconv.AppendInt(append(resp, "; client_max_window_bits="...), int64(p.clientBits), 10)
 			}
 		}
-		p.response = resp
+		p.response = extName
+		if len(resp) > len(extName) {
+			p.response = string(resp) // the one string kept
+		}
 		return p
 	}
 	return nil
@@ -238,13 +261,14 @@ func acceptedDeflate(o *CompressionOptions, values [][]byte) (*deflateParams, er
 	if len(values) == 0 {
 		return nil, nil
 	}
-	exts, ok := parseExtensions(values)
+	var buf [2]extParams
+	exts, ok := parseExtensions(values, buf[:0])
 	switch {
 	case !ok:
 		return nil, detail("malformed Sec-WebSocket-Extensions")
 	case len(exts) == 0:
 		return nil, nil
-	case o == nil || len(exts) != 1 || exts[0].name != extName:
+	case o == nil || len(exts) != 1 || string(exts[0].name) != extName:
 		return nil, detail("server accepted an extension that was not offered")
 	}
 	x := exts[0]

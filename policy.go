@@ -78,14 +78,40 @@ func loopbackHost(host []byte) bool {
 	if !literal && nameIs(name, "localhost") {
 		return true
 	}
+	if !literal {
+		first, ok := parseIPv4(name)
+		return ok && first == 127
+	}
 	a, err := netip.ParseAddr(string(name))
-	if err != nil || a.Zone() != "" {
-		return false
+	return err == nil && a.Zone() == "" && a == netip.IPv6Loopback()
+}
+
+// parseIPv4 parses a dotted-quad IPv4 address as netip.ParseAddr does
+// (four decimal fields of at most 255, no leading zeros), without
+// allocating, and returns its first byte.
+func parseIPv4(s []byte) (first int, ok bool) {
+	fields, v, digits := 0, 0, 0
+	for i := 0; i <= len(s); i++ {
+		if i == len(s) || s[i] == '.' {
+			if digits == 0 || fields == 4 {
+				return 0, false
+			}
+			if fields == 0 {
+				first = v
+			}
+			fields, v, digits = fields+1, 0, 0
+			continue
+		}
+		c := s[i]
+		if c < '0' || c > '9' || (digits == 1 && v == 0) {
+			return 0, false
+		}
+		v, digits = v*10+int(c-'0'), digits+1
+		if v > 255 {
+			return 0, false
+		}
 	}
-	if literal {
-		return a == netip.IPv6Loopback()
-	}
-	return a.Is4() && a.IsLoopback()
+	return first, fields == 4
 }
 
 // servesHost reports whether host's name is one of hosts (Config.Hosts),
