@@ -121,7 +121,8 @@ type Config struct {
 	// over HTTP/2 (RFC 8441): "h2" by ALPN for wss://, HTTP/2 with prior
 	// knowledge (h2c) for ws://. Dial calls made with the same *Config to
 	// the same authority share one HTTP/2 connection, which closes with
-	// its last WebSocket; a connection whose server limits its concurrent
+	// its last WebSocket (the connections belong to the *Config: another
+	// Config, or a copy, shares none of them); a connection whose server limits its concurrent
 	// streams, or that got GOAWAY, makes Dial open another. Dial falls
 	// back to HTTP/1.1 when the server does not choose h2, does not speak
 	// HTTP/2, or does not advertise SETTINGS_ENABLE_CONNECT_PROTOCOL. The
@@ -129,6 +130,8 @@ type Config struct {
 	// Upgrade needs no option: it accepts RFC 8441 requests whenever
 	// net/http delivers them (see Upgrade).
 	HTTP2 bool
+
+	h2pool *h2Pool // set once, atomically, by the first Dial with HTTP2 (h2dial.go)
 }
 
 const (

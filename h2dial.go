@@ -12,14 +12,18 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // Dial over HTTP/2 (Config.HTTP2): the WebSocket is an extended CONNECT
 // stream (RFC 8441) on a connection shared by the Dial calls made with
 // the same *Config to the same authority.
 
-// poolKey names the connections Dial calls may share.
+// poolKey names the connections Dial calls may share. cfg is in the key
+// so that a copy of a Config, which shares its pool, never shares its
+// connections.
 type poolKey struct {
 	cfg        *Config
 	addr, host string
@@ -28,18 +32,42 @@ type poolKey struct {
 
 // poolEntry lists the live connections of one key.
 type poolEntry struct {
+	pool    *h2Pool
 	key     poolKey
 	conns   []*h2Conn
 	dialing chan struct{} // closed when the dial in progress ends
 }
 
-// h2pools holds the HTTP/2 connections that have open WebSockets, as
-// net/http.Transport's idle pool does; a connection leaves it when its
-// last WebSocket ends (and is closed then) or when it may open no more
-// streams. It holds nothing once every WebSocket over HTTP/2 is closed.
-var h2pools struct {
+// h2Pool holds a Config's HTTP/2 connections that have open WebSockets,
+// as net/http.Transport's idle pool does; a connection leaves it when its
+// last WebSocket ends (and is closed then: no connection stays idle) or
+// when it may open no more streams. It holds nothing once every
+// WebSocket over HTTP/2 of its Config is closed.
+type h2Pool struct {
 	mu sync.Mutex
 	m  map[poolKey]*poolEntry
+}
+
+// h2Pool returns cfg's pool, creating it on first use. The pointer is
+// set once, atomically, so that Config holds nothing that must not be
+// copied (go vet's copylocks).
+func (cfg *Config) h2Pool() *h2Pool {
+	pp := (*unsafe.Pointer)(unsafe.Pointer(&cfg.h2pool))
+	if p := atomic.LoadPointer(pp); p != nil {
+		return (*h2Pool)(p)
+	}
+	p := &h2Pool{m: make(map[poolKey]*poolEntry)}
+	if !atomic.CompareAndSwapPointer(pp, nil, unsafe.Pointer(p)) {
+		return (*h2Pool)(atomic.LoadPointer(pp))
+	}
+	return p
+}
+
+// idle reports whether the pool lists no connection and no dial.
+func (p *h2Pool) idle() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.m) == 0
 }
 
 // h2Fallback carries, from the connection's setup to Dial, the TLS
@@ -48,27 +76,24 @@ type h2Fallback struct{ u net.Conn }
 
 func (h2Fallback) Error() string { return "server chose HTTP/1.1" }
 
-// getH2 returns a connection of key with a stream reserved on it,
-// dialing one if none has room.
-func getH2(ctx context.Context, key poolKey, dial func() (*h2Conn, error)) (*h2Conn, error) {
+// get returns a connection of key with a stream reserved on it, dialing
+// one if none has room.
+func (p *h2Pool) get(ctx context.Context, key poolKey, dial func() (*h2Conn, error)) (*h2Conn, error) {
 	for {
-		h2pools.mu.Lock()
-		if h2pools.m == nil {
-			h2pools.m = make(map[poolKey]*poolEntry)
-		}
-		e := h2pools.m[key]
+		p.mu.Lock()
+		e := p.m[key]
 		if e == nil {
-			e = &poolEntry{key: key}
-			h2pools.m[key] = e
+			e = &poolEntry{pool: p, key: key}
+			p.m[key] = e
 		}
 		for _, c := range e.conns {
 			if c.reserve() {
-				h2pools.mu.Unlock()
+				p.mu.Unlock()
 				return c, nil
 			}
 		}
 		if ch := e.dialing; ch != nil {
-			h2pools.mu.Unlock()
+			p.mu.Unlock()
 			select {
 			case <-ch:
 				continue
@@ -78,19 +103,19 @@ func getH2(ctx context.Context, key poolKey, dial func() (*h2Conn, error)) (*h2C
 		}
 		ch := make(chan struct{})
 		e.dialing = ch
-		h2pools.mu.Unlock()
+		p.mu.Unlock()
 		c, err := dial()
-		h2pools.mu.Lock()
+		p.mu.Lock()
 		e.dialing = nil
 		close(ch)
 		if err == nil && !c.reserve() {
 			err = errH2Setup
 		}
 		if err != nil {
-			if len(e.conns) == 0 {
-				delete(h2pools.m, key)
+			if len(e.conns) == 0 && p.m[key] == e {
+				delete(p.m, key)
 			}
-			h2pools.mu.Unlock()
+			p.mu.Unlock()
 			if c != nil {
 				c.fail(net.ErrClosed)
 			}
@@ -98,18 +123,23 @@ func getH2(ctx context.Context, key poolKey, dial func() (*h2Conn, error)) (*h2C
 		}
 		c.entry = e
 		e.conns = append(e.conns, c)
-		h2pools.mu.Unlock()
+		p.mu.Unlock()
 		return c, nil
 	}
 }
 
-// unlist removes c from the pool: it takes no more streams.
+// unlist removes c from its pool: it takes no more streams.
 func (c *h2Conn) unlist() {
-	h2pools.mu.Lock()
+	p := c.owner
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
 	c.unlistLocked()
-	h2pools.mu.Unlock()
+	p.mu.Unlock()
 }
 
+// unlistLocked removes c from its pool; the caller holds the pool's lock.
 func (c *h2Conn) unlistLocked() {
 	e := c.entry
 	if e == nil {
@@ -117,21 +147,24 @@ func (c *h2Conn) unlistLocked() {
 	}
 	c.entry = nil
 	e.conns = slices.DeleteFunc(e.conns, func(x *h2Conn) bool { return x == c })
-	if len(e.conns) == 0 && e.dialing == nil && h2pools.m[e.key] == e {
-		delete(h2pools.m, e.key)
+	if len(e.conns) == 0 && e.dialing == nil && e.pool.m[e.key] == e {
+		delete(e.pool.m, e.key)
 	}
 }
 
-// unlistIfIdle removes c from the pool if no stream is open or reserved
+// unlistIfIdle removes c from its pool if no stream is open or reserved
 // on it, under the pool's lock so that no Dial reserves one meanwhile; it
 // reports whether c is idle and must close.
 func (c *h2Conn) unlistIfIdle() bool {
-	h2pools.mu.Lock()
-	defer h2pools.mu.Unlock()
+	p := c.owner
+	if p != nil {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+	}
 	c.mu.Lock()
 	idle := len(c.streams) == 0 && c.reserved == 0 && c.err == nil
 	c.mu.Unlock()
-	if idle {
+	if idle && p != nil {
 		c.unlistLocked()
 	}
 	return idle
@@ -156,7 +189,8 @@ func (cfg *Config) dialH2(ctx context.Context, op string, t *target, proxy *url.
 	}
 	t.h2 = true
 	key := poolKey{cfg: cfg, addr: t.addr, host: t.host, tls: t.tls}
-	hc, err := getH2(ctx, key, func() (*h2Conn, error) { return cfg.connectH2(ctx, t, proxy) })
+	pool := cfg.h2Pool()
+	hc, err := pool.get(ctx, key, func() (*h2Conn, error) { return cfg.connectH2(ctx, t, proxy, pool) })
 	var fb h2Fallback
 	switch {
 	case errors.As(err, &fb):
@@ -183,10 +217,10 @@ func (cfg *Config) dialH2(ctx context.Context, op string, t *target, proxy *url.
 	return c, resp, nil, err, false
 }
 
-// connectH2 opens a connection for key's streams: TCP, the proxy's
+// connectH2 opens a connection for pool's streams: TCP, the proxy's
 // tunnel, TLS offering h2 (wss://) or HTTP/2 with prior knowledge (ws://),
 // then the HTTP/2 preface and SETTINGS.
-func (cfg *Config) connectH2(ctx context.Context, t *target, proxy *url.URL) (*h2Conn, error) {
+func (cfg *Config) connectH2(ctx context.Context, t *target, proxy *url.URL, pool *h2Pool) (*h2Conn, error) {
 	raw, err := cfg.connect(ctx, t, proxy)
 	if err != nil {
 		return nil, err
@@ -202,7 +236,7 @@ func (cfg *Config) connectH2(ctx context.Context, t *target, proxy *url.URL) (*h
 		undo()
 		return nil, h2Fallback{u}
 	}
-	hc, err := newH2Conn(u, cfg.maxHeader())
+	hc, err := newH2Conn(u, cfg.maxHeader(), pool)
 	if undo() { // ctx ended
 		if hc != nil {
 			hc.fail(net.ErrClosed)
