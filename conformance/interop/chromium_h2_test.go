@@ -79,6 +79,7 @@ type h2Request struct {
 // HTTP/2 extended CONNECT (RFC 8441) on the TCP connection of the fetch,
 // echo text and binary messages and receive the browser's close.
 func TestChromiumHTTP2(t *testing.T) {
+	reportRow(t, "Chromium", "wss:// after a fetch, to Upgrade behind net/http; the server sees extended CONNECT", "HTTP/2 (TLS, RFC 8441)")
 	var mu sync.Mutex
 	seen := map[string]*h2Request{}
 	record := func(path string, r *http.Request) *h2Request {

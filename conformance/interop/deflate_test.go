@@ -402,16 +402,23 @@ func runDeflatePeer(t *testing.T, kind peerKind) {
 }
 
 // TestNodeDeflate: permessage-deflate negotiated between ws and Node's ws.
-func TestNodeDeflate(t *testing.T) { runDeflatePeer(t, nodePeer) }
+func TestNodeDeflate(t *testing.T) {
+	defer withRow(reportRow(t, "Node ws", "permessage-deflate", "HTTP/1.1"))()
+	runDeflatePeer(t, nodePeer)
+}
 
 // TestPythonDeflate: permessage-deflate negotiated between ws and Python's
 // websockets.
-func TestPythonDeflate(t *testing.T) { runDeflatePeer(t, pythonPeer) }
+func TestPythonDeflate(t *testing.T) {
+	defer withRow(reportRow(t, "Python websockets", "permessage-deflate", "HTTP/1.1"))()
+	runDeflatePeer(t, pythonPeer)
+}
 
 // TestChromiumDeflate: Chromium (which always offers permessage-deflate)
 // against our server with Config.Compression set, through AttachServer and
 // Upgrade: testdata/page.html with ?deflate=1.
 func TestChromiumDeflate(t *testing.T) {
+	defer withRow(reportRow(t, "Chromium", "permessage-deflate, AttachServer and Upgrade", "HTTP/1.1"))()
 	comp := &ws.CompressionOptions{}
 	t.Run("attach", func(t *testing.T) { runChromium(t, wsAttachLib("ws+deflate", comp), true) })
 	t.Run("http", func(t *testing.T) { runChromium(t, wsHTTPLibrary("ws+deflate (Dial/Upgrade)", comp), true) })

@@ -154,6 +154,7 @@ func (g *gorillaEndpoint) Close() error        { return g.c.Close() }
 // a scenario that passes here and fails in TestNode or TestPython is a bug
 // in ws.
 func TestReferenceGorilla(t *testing.T) {
+	defer withRow(reportRow(t, "gorilla on our side (calibration)", "the peer suites with Node, Python, Chromium", "HTTP/1.1"))()
 	t.Run("node", func(t *testing.T) { runPeerSuite(t, gorillaLib, nodePeer) })
 	t.Run("python", func(t *testing.T) { runPeerSuite(t, gorillaLib, pythonPeer) })
 	t.Run("chromium", func(t *testing.T) { runChromium(t, gorillaLib, false) })

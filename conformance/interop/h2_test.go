@@ -38,7 +38,9 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	writeInteropReport()
+	os.Exit(code)
 }
 
 // h2Stream is the client side of an extended CONNECT stream of x/net's
@@ -66,6 +68,7 @@ func (s *h2Stream) SetWriteDeadline(time.Time) error { return nil }
 // subprotocol is chosen as over HTTP/1.1, messages echo (framing on the
 // client side by ws with NoHTTP), and a cross-origin request gets 403.
 func TestH2XNetTransportClient(t *testing.T) {
+	reportRow(t, "golang.org/x/net/http2 Transport", "client of Upgrade behind net/http: subprotocol, echo, 403 across origins", "HTTP/2 (TLS, RFC 8441)")
 	seen := make(chan string, 4)
 	cfg := &ws.Config{Subprotocols: []string{"chat"}}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -513,7 +513,10 @@ func runScenarios(t *testing.T, s *session) {
 		if sc.contract && s.lib.contract == nil {
 			continue // a reference library: ws's own promises don't apply
 		}
-		t.Run(sc.name, func(t *testing.T) { sc.run(t, s) })
+		t.Run(sc.name, func(t *testing.T) {
+			currentRow().leaf(t)
+			sc.run(t, s)
+		})
 	}
 }
 

@@ -263,6 +263,7 @@ func wsHTTPLibrary(name string, comp *ws.CompressionOptions) library {
 // server and as client, through Attach* on raw TCP and through
 // Dial/Upgrade.
 func TestNode(t *testing.T) {
+	defer withRow(reportRow(t, "Node ws", "every scenario, each side server and client, Attach* and Dial/Upgrade", "HTTP/1.1"))()
 	t.Run("attach", func(t *testing.T) { runPeerSuite(t, wsLib, nodePeer) })
 	t.Run("http", func(t *testing.T) { runPeerSuite(t, wsHTTPLib, nodePeer) })
 }
@@ -271,6 +272,7 @@ func TestNode(t *testing.T) {
 // side as server and as client, through Attach* on raw TCP and through
 // Dial/Upgrade.
 func TestPython(t *testing.T) {
+	defer withRow(reportRow(t, "Python websockets", "every scenario, each side server and client, Attach* and Dial/Upgrade", "HTTP/1.1"))()
 	t.Run("attach", func(t *testing.T) { runPeerSuite(t, wsLib, pythonPeer) })
 	t.Run("http", func(t *testing.T) { runPeerSuite(t, wsHTTPLib, pythonPeer) })
 }
@@ -280,6 +282,7 @@ func TestPython(t *testing.T) {
 // origin), and Upgrade in the http.Server that serves the page (same
 // origin, default origin policy).
 func TestChromium(t *testing.T) {
+	defer withRow(reportRow(t, "Chromium", "page.html against AttachServer and Upgrade", "HTTP/1.1"))()
 	t.Run("attach", func(t *testing.T) { runChromium(t, wsLib, false) })
 	t.Run("http", func(t *testing.T) { runChromium(t, wsHTTPLib, false) })
 }
