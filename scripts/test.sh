@@ -41,7 +41,7 @@ step "the ws tool's demo page in Chromium"
 (cd cmd/ws/demotest && go vet ./... && go test -count=1 -timeout 5m ./...)
 
 step "conformance suite against every agent, both modes (-race)"
-(cd conformance && go vet ./... && go test -race -count=1 -timeout 15m ./suite/... ./agents/... ./oracle/...)
+(cd conformance && go vet ./... && go test -race -count=1 -timeout 25m ./suite/... ./agents/... ./oracle/...)
 
 step "interop with Chromium, Node ws and Python websockets"
 (cd conformance && go test -count=1 -timeout 10m ./interop/...)
