@@ -10,8 +10,12 @@ require (
 	github.com/gorilla/websocket v1.5.3
 	github.com/klauspost/compress v1.20.4
 	github.com/lxzan/gws v1.8.9
+	golang.org/x/net v0.58.0
 )
 
-require github.com/dolthub/maphash v0.1.0 // indirect
+require (
+	github.com/dolthub/maphash v0.1.0 // indirect
+	golang.org/x/text v0.41.0 // indirect
+)
 
 replace github.com/dillgo/ws => ../
