@@ -434,7 +434,7 @@ func (c *h2Conn) writeFrames(expire chan struct{}, fill func([]byte) []byte) err
 		return nil
 	}
 	_, err := c.u.Write(c.wbuf)
-	if cap(c.wbuf) > 64<<10 {
+	if cap(c.wbuf) > 2*h2WriteBatch {
 		c.wbuf = nil
 	}
 	if err != nil {

@@ -32,6 +32,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,30 +55,47 @@ type sample struct {
 type opts struct {
 	reps, msgs, setups int
 	sizes              []int
+	only               string // a substring of the variants to run; "" runs all
 }
 
 func main() {
 	if code, done := reexec(); done {
 		os.Exit(code)
 	}
+	code := 0
+	defer func() { os.Exit(code) }()
 	reps := flag.Int("reps", 5, "interleaved repetitions (medians are reported)")
 	msgs := flag.Int("msgs", 20000, "echo round trips per variant, size and repetition (scaled down above 1 KiB)")
 	sizes := flag.String("sizes", "16,1024,65536", "message sizes in bytes")
 	setups := flag.Int("setups", 2000, "WebSocket setups per variant and repetition (0: skip)")
+	only := flag.String("only", "", "run only the variants whose name contains this (\"echo ws\", \"raw\", \"setup\")")
+	prof := flag.String("cpuprofile", "", "write a pprof CPU profile of the whole run to this file")
 	flag.Parse()
-	o := opts{reps: *reps, msgs: *msgs, setups: *setups}
+	if *prof != "" {
+		f, err := os.Create(*prof)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		pprof.StartCPUProfile(f)
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
+	o := opts{reps: *reps, msgs: *msgs, setups: *setups, only: *only}
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n <= 0 {
 			fmt.Fprintln(os.Stderr, "bad size", s)
-			os.Exit(2)
+			code = 2
+			return
 		}
 		o.sizes = append(o.sizes, n)
 	}
 	rep, err := run(o)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+		code = 1
+		return
 	}
 	fmt.Print(rep.String())
 }
@@ -393,6 +411,9 @@ func run(o opts) (*report, error) {
 		}
 		defer keep.Close()
 		vs = append(vs, variant{"setup h2", setupN(ctx, h2cfg, s.addr, 2), o.setups}, variant{"setup h1", setupN(ctx, h1cfg, s.addr, 1), o.setups})
+	}
+	if o.only != "" {
+		vs = slices.DeleteFunc(vs, func(v variant) bool { return !strings.Contains(v.name, o.only) })
 	}
 	// Warm up every variant once, then interleave: each repetition runs
 	// every variant, the order rotating so that none always runs first.
