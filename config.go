@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"time"
 )
 
@@ -129,6 +130,10 @@ type Config struct {
 	// Upgrade needs no option: it accepts RFC 8441 requests whenever
 	// net/http delivers them (see Upgrade).
 	HTTP2 bool
+
+	// h2 holds the HTTP/2 connections Dial shares: an *h2Pool, created
+	// by the first Dial over HTTP/2 (see Config.h2Pool).
+	h2 atomic.Value
 }
 
 const (

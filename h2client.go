@@ -34,7 +34,8 @@ const (
 type h2Conn struct {
 	u     net.Conn
 	br    *bufio.Reader
-	entry *poolEntry // the pool it is listed in, nil once removed
+	pool  *h2Pool    // the pool it may be listed in; nil for none
+	entry *poolEntry // its list in pool (pool.mu), nil once removed
 
 	wtok chan struct{} // write token: held to write a frame on u
 	wbuf []byte        // (wtok)
@@ -66,10 +67,11 @@ type h2Conn struct {
 
 // newH2Conn sends the preface and our SETTINGS on u and reads the peer's
 // SETTINGS, by u's deadlines: the caller sets them. It returns the
-// connection with its readLoop running; u is closed on error.
-func newH2Conn(u net.Conn, maxHeader int) (*h2Conn, error) {
+// connection with its readLoop running; u is closed on error. pool is
+// the pool it will be listed in (nil: none).
+func newH2Conn(u net.Conn, maxHeader int, pool *h2Pool) (*h2Conn, error) {
 	c := &h2Conn{
-		u: u, br: bufio.NewReaderSize(u, 32<<10),
+		u: u, pool: pool, br: bufio.NewReaderSize(u, 32<<10),
 		wtok: make(chan struct{}, 1), streams: make(map[uint32]*clientStream), nextID: 1,
 		maxStreams: 100, initWindow: h2DefaultWindow, maxFrame: h2DefaultFrame, sendWindow: h2DefaultWindow,
 		wake: make(chan struct{}), dead: make(chan struct{}), maxHeader: maxHeader,

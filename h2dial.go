@@ -19,7 +19,8 @@ import (
 // stream (RFC 8441) on a connection shared by the Dial calls made with
 // the same *Config to the same authority.
 
-// poolKey names the connections Dial calls may share.
+// poolKey names the connections Dial calls may share. cfg keeps the
+// connections of a copy of a Config (which shares its h2Pool) apart.
 type poolKey struct {
 	cfg        *Config
 	addr, host string
@@ -33,13 +34,23 @@ type poolEntry struct {
 	dialing chan struct{} // closed when the dial in progress ends
 }
 
-// h2pools holds the HTTP/2 connections that have open WebSockets, as
-// net/http.Transport's idle pool does; a connection leaves it when its
-// last WebSocket ends (and is closed then) or when it may open no more
-// streams. It holds nothing once every WebSocket over HTTP/2 is closed.
-var h2pools struct {
+// h2Pool holds the HTTP/2 connections of one Config's Dial calls that
+// have open WebSockets, as net/http.Transport's idle pool does; a
+// connection leaves it when its last WebSocket ends (and is closed then)
+// or when it may open no more streams. It holds nothing once every
+// WebSocket it carried is closed.
+type h2Pool struct {
 	mu sync.Mutex
 	m  map[poolKey]*poolEntry
+}
+
+// h2Pool returns cfg's pool, creating it on first use.
+func (cfg *Config) h2Pool() *h2Pool {
+	if p, ok := cfg.h2.Load().(*h2Pool); ok {
+		return p
+	}
+	cfg.h2.CompareAndSwap(nil, &h2Pool{m: make(map[poolKey]*poolEntry)})
+	return cfg.h2.Load().(*h2Pool)
 }
 
 // h2Fallback carries, from the connection's setup to Dial, the TLS
@@ -48,27 +59,24 @@ type h2Fallback struct{ u net.Conn }
 
 func (h2Fallback) Error() string { return "server chose HTTP/1.1" }
 
-// getH2 returns a connection of key with a stream reserved on it,
+// get returns a connection of key with a stream reserved on it,
 // dialing one if none has room.
-func getH2(ctx context.Context, key poolKey, dial func() (*h2Conn, error)) (*h2Conn, error) {
+func (pool *h2Pool) get(ctx context.Context, key poolKey, dial func() (*h2Conn, error)) (*h2Conn, error) {
 	for {
-		h2pools.mu.Lock()
-		if h2pools.m == nil {
-			h2pools.m = make(map[poolKey]*poolEntry)
-		}
-		e := h2pools.m[key]
+		pool.mu.Lock()
+		e := pool.m[key]
 		if e == nil {
 			e = &poolEntry{key: key}
-			h2pools.m[key] = e
+			pool.m[key] = e
 		}
 		for _, c := range e.conns {
 			if c.reserve() {
-				h2pools.mu.Unlock()
+				pool.mu.Unlock()
 				return c, nil
 			}
 		}
 		if ch := e.dialing; ch != nil {
-			h2pools.mu.Unlock()
+			pool.mu.Unlock()
 			select {
 			case <-ch:
 				continue
@@ -78,9 +86,9 @@ func getH2(ctx context.Context, key poolKey, dial func() (*h2Conn, error)) (*h2C
 		}
 		ch := make(chan struct{})
 		e.dialing = ch
-		h2pools.mu.Unlock()
+		pool.mu.Unlock()
 		c, err := dial()
-		h2pools.mu.Lock()
+		pool.mu.Lock()
 		e.dialing = nil
 		close(ch)
 		if err == nil && !c.reserve() {
@@ -88,9 +96,9 @@ func getH2(ctx context.Context, key poolKey, dial func() (*h2Conn, error)) (*h2C
 		}
 		if err != nil {
 			if len(e.conns) == 0 {
-				delete(h2pools.m, key)
+				delete(pool.m, key)
 			}
-			h2pools.mu.Unlock()
+			pool.mu.Unlock()
 			if c != nil {
 				c.fail(net.ErrClosed)
 			}
@@ -98,16 +106,19 @@ func getH2(ctx context.Context, key poolKey, dial func() (*h2Conn, error)) (*h2C
 		}
 		c.entry = e
 		e.conns = append(e.conns, c)
-		h2pools.mu.Unlock()
+		pool.mu.Unlock()
 		return c, nil
 	}
 }
 
 // unlist removes c from the pool: it takes no more streams.
 func (c *h2Conn) unlist() {
-	h2pools.mu.Lock()
+	if c.pool == nil {
+		return
+	}
+	c.pool.mu.Lock()
 	c.unlistLocked()
-	h2pools.mu.Unlock()
+	c.pool.mu.Unlock()
 }
 
 func (c *h2Conn) unlistLocked() {
@@ -117,8 +128,8 @@ func (c *h2Conn) unlistLocked() {
 	}
 	c.entry = nil
 	e.conns = slices.DeleteFunc(e.conns, func(x *h2Conn) bool { return x == c })
-	if len(e.conns) == 0 && e.dialing == nil && h2pools.m[e.key] == e {
-		delete(h2pools.m, e.key)
+	if len(e.conns) == 0 && e.dialing == nil && c.pool.m[e.key] == e {
+		delete(c.pool.m, e.key)
 	}
 }
 
@@ -126,8 +137,10 @@ func (c *h2Conn) unlistLocked() {
 // on it, under the pool's lock so that no Dial reserves one meanwhile; it
 // reports whether c is idle and must close.
 func (c *h2Conn) unlistIfIdle() bool {
-	h2pools.mu.Lock()
-	defer h2pools.mu.Unlock()
+	if c.pool != nil {
+		c.pool.mu.Lock()
+		defer c.pool.mu.Unlock()
+	}
 	c.mu.Lock()
 	idle := len(c.streams) == 0 && c.reserved == 0 && c.err == nil
 	c.mu.Unlock()
@@ -156,7 +169,8 @@ func (cfg *Config) dialH2(ctx context.Context, op string, t *target, proxy *url.
 	}
 	t.h2 = true
 	key := poolKey{cfg: cfg, addr: t.addr, host: t.host, tls: t.tls}
-	hc, err := getH2(ctx, key, func() (*h2Conn, error) { return cfg.connectH2(ctx, t, proxy) })
+	pool := cfg.h2Pool()
+	hc, err := pool.get(ctx, key, func() (*h2Conn, error) { return cfg.connectH2(ctx, t, proxy, pool) })
 	var fb h2Fallback
 	switch {
 	case errors.As(err, &fb):
@@ -186,7 +200,7 @@ func (cfg *Config) dialH2(ctx context.Context, op string, t *target, proxy *url.
 // connectH2 opens a connection for key's streams: TCP, the proxy's
 // tunnel, TLS offering h2 (wss://) or HTTP/2 with prior knowledge (ws://),
 // then the HTTP/2 preface and SETTINGS.
-func (cfg *Config) connectH2(ctx context.Context, t *target, proxy *url.URL) (*h2Conn, error) {
+func (cfg *Config) connectH2(ctx context.Context, t *target, proxy *url.URL, pool *h2Pool) (*h2Conn, error) {
 	raw, err := cfg.connect(ctx, t, proxy)
 	if err != nil {
 		return nil, err
@@ -202,7 +216,7 @@ func (cfg *Config) connectH2(ctx context.Context, t *target, proxy *url.URL) (*h
 		undo()
 		return nil, h2Fallback{u}
 	}
-	hc, err := newH2Conn(u, cfg.maxHeader())
+	hc, err := newH2Conn(u, cfg.maxHeader(), pool)
 	if undo() { // ctx ended
 		if hc != nil {
 			hc.fail(net.ErrClosed)

@@ -211,7 +211,7 @@ func FuzzH2Client(f *testing.F) {
 			b.Close()
 		}()
 		a.SetDeadline(time.Now().Add(5 * time.Second))
-		c, err := newH2Conn(a, 64<<10)
+		c, err := newH2Conn(a, 64<<10, nil)
 		if err != nil {
 			<-done
 			return
