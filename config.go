@@ -6,14 +6,18 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"time"
 )
 
 // Config holds the options of a connection; it plays the role of
 // net.Dialer or tls.Config. The zero value (and a nil *Config) gives the
-// defaults, which the package-level functions use. A Config is only read:
-// it may be shared by goroutines and is not retained by the connections
-// it creates; its functions (CheckOrigin, Proxy, NetDial) are called
+// defaults, which the package-level functions use. A Config's options
+// are only read: it may be shared by goroutines, and the connections it
+// creates keep none of its fields. The one state it holds is the pool of
+// HTTP/2 connections its Dial calls share (Config.HTTP2): created by the
+// first such Dial, emptied as their WebSockets end; a copy of a Config
+// shares no connection with the original. Its functions (CheckOrigin, Proxy, NetDial) are called
 // during attach, Upgrade or Dial, possibly from several goroutines at once.
 type Config struct {
 	// Subprotocols lists the application subprotocols
@@ -121,8 +125,7 @@ type Config struct {
 	// over HTTP/2 (RFC 8441): "h2" by ALPN for wss://, HTTP/2 with prior
 	// knowledge (h2c) for ws://. Dial calls made with the same *Config to
 	// the same authority share one HTTP/2 connection, which closes with
-	// its last WebSocket (the connections belong to the *Config: another
-	// Config, or a copy, shares none of them); a connection whose server limits its concurrent
+	// its last WebSocket; a connection whose server limits its concurrent
 	// streams, or that got GOAWAY, makes Dial open another. Dial falls
 	// back to HTTP/1.1 when the server does not choose h2, does not speak
 	// HTTP/2, or does not advertise SETTINGS_ENABLE_CONNECT_PROTOCOL. The
@@ -131,7 +134,9 @@ type Config struct {
 	// net/http delivers them (see Upgrade).
 	HTTP2 bool
 
-	h2pool *h2Pool // set once, atomically, by the first Dial with HTTP2 (h2dial.go)
+	// h2 holds the HTTP/2 connections Dial shares: an *h2Pool, created
+	// by the first Dial over HTTP/2 (see Config.h2Pool).
+	h2 atomic.Value
 }
 
 const (

@@ -34,8 +34,8 @@ const (
 type h2Conn struct {
 	u     net.Conn
 	br    *bufio.Reader
-	owner *h2Pool    // the pool that lists it while it takes streams; nil: none
-	entry *poolEntry // its entry in owner (owner's lock), nil once removed
+	pool  *h2Pool    // the pool it may be listed in; nil for none
+	entry *poolEntry // its list in pool (pool.mu), nil once removed
 
 	wtok chan struct{} // write token: held to write a frame on u
 	wbuf []byte        // (wtok)
@@ -67,11 +67,11 @@ type h2Conn struct {
 
 // newH2Conn sends the preface and our SETTINGS on u and reads the peer's
 // SETTINGS, by u's deadlines: the caller sets them. It returns the
-// connection with its readLoop running; u is closed on error. owner, if
-// not nil, is the pool the caller lists the connection in.
-func newH2Conn(u net.Conn, maxHeader int, owner *h2Pool) (*h2Conn, error) {
+// connection with its readLoop running; u is closed on error. pool is
+// the pool it will be listed in (nil: none).
+func newH2Conn(u net.Conn, maxHeader int, pool *h2Pool) (*h2Conn, error) {
 	c := &h2Conn{
-		u: u, owner: owner, br: bufio.NewReaderSize(u, 32<<10),
+		u: u, pool: pool, br: bufio.NewReaderSize(u, 32<<10),
 		wtok: make(chan struct{}, 1), streams: make(map[uint32]*clientStream), nextID: 1,
 		maxStreams: 100, initWindow: h2DefaultWindow, maxFrame: h2DefaultFrame, sendWindow: h2DefaultWindow,
 		wake: make(chan struct{}), dead: make(chan struct{}), maxHeader: maxHeader,
@@ -436,7 +436,7 @@ func (c *h2Conn) writeFrames(expire chan struct{}, fill func([]byte) []byte) err
 		return nil
 	}
 	_, err := c.u.Write(c.wbuf)
-	if cap(c.wbuf) > 64<<10 {
+	if cap(c.wbuf) > 2*h2WriteBatch {
 		c.wbuf = nil
 	}
 	if err != nil {

@@ -12,18 +12,15 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
-	"unsafe"
 )
 
 // Dial over HTTP/2 (Config.HTTP2): the WebSocket is an extended CONNECT
 // stream (RFC 8441) on a connection shared by the Dial calls made with
 // the same *Config to the same authority.
 
-// poolKey names the connections Dial calls may share. cfg is in the key
-// so that a copy of a Config, which shares its pool, never shares its
-// connections.
+// poolKey names the connections Dial calls may share. cfg keeps the
+// connections of a copy of a Config (which shares its h2Pool) apart.
 type poolKey struct {
 	cfg        *Config
 	addr, host string
@@ -32,42 +29,28 @@ type poolKey struct {
 
 // poolEntry lists the live connections of one key.
 type poolEntry struct {
-	pool    *h2Pool
 	key     poolKey
 	conns   []*h2Conn
 	dialing chan struct{} // closed when the dial in progress ends
 }
 
-// h2Pool holds a Config's HTTP/2 connections that have open WebSockets,
-// as net/http.Transport's idle pool does; a connection leaves it when its
-// last WebSocket ends (and is closed then: no connection stays idle) or
-// when it may open no more streams. It holds nothing once every
-// WebSocket over HTTP/2 of its Config is closed.
+// h2Pool holds the HTTP/2 connections of one Config's Dial calls that
+// have open WebSockets, as net/http.Transport's idle pool does; a
+// connection leaves it when its last WebSocket ends (and is closed then)
+// or when it may open no more streams. It holds nothing once every
+// WebSocket it carried is closed.
 type h2Pool struct {
 	mu sync.Mutex
 	m  map[poolKey]*poolEntry
 }
 
-// h2Pool returns cfg's pool, creating it on first use. The pointer is
-// set once, atomically, so that Config holds nothing that must not be
-// copied (go vet's copylocks).
+// h2Pool returns cfg's pool, creating it on first use.
 func (cfg *Config) h2Pool() *h2Pool {
-	pp := (*unsafe.Pointer)(unsafe.Pointer(&cfg.h2pool))
-	if p := atomic.LoadPointer(pp); p != nil {
-		return (*h2Pool)(p)
+	if p, ok := cfg.h2.Load().(*h2Pool); ok {
+		return p
 	}
-	p := &h2Pool{m: make(map[poolKey]*poolEntry)}
-	if !atomic.CompareAndSwapPointer(pp, nil, unsafe.Pointer(p)) {
-		return (*h2Pool)(atomic.LoadPointer(pp))
-	}
-	return p
-}
-
-// idle reports whether the pool lists no connection and no dial.
-func (p *h2Pool) idle() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.m) == 0
+	cfg.h2.CompareAndSwap(nil, &h2Pool{m: make(map[poolKey]*poolEntry)})
+	return cfg.h2.Load().(*h2Pool)
 }
 
 // h2Fallback carries, from the connection's setup to Dial, the TLS
@@ -76,24 +59,24 @@ type h2Fallback struct{ u net.Conn }
 
 func (h2Fallback) Error() string { return "server chose HTTP/1.1" }
 
-// get returns a connection of key with a stream reserved on it, dialing
-// one if none has room.
-func (p *h2Pool) get(ctx context.Context, key poolKey, dial func() (*h2Conn, error)) (*h2Conn, error) {
+// get returns a connection of key with a stream reserved on it,
+// dialing one if none has room.
+func (pool *h2Pool) get(ctx context.Context, key poolKey, dial func() (*h2Conn, error)) (*h2Conn, error) {
 	for {
-		p.mu.Lock()
-		e := p.m[key]
+		pool.mu.Lock()
+		e := pool.m[key]
 		if e == nil {
-			e = &poolEntry{pool: p, key: key}
-			p.m[key] = e
+			e = &poolEntry{key: key}
+			pool.m[key] = e
 		}
 		for _, c := range e.conns {
 			if c.reserve() {
-				p.mu.Unlock()
+				pool.mu.Unlock()
 				return c, nil
 			}
 		}
 		if ch := e.dialing; ch != nil {
-			p.mu.Unlock()
+			pool.mu.Unlock()
 			select {
 			case <-ch:
 				continue
@@ -103,19 +86,19 @@ func (p *h2Pool) get(ctx context.Context, key poolKey, dial func() (*h2Conn, err
 		}
 		ch := make(chan struct{})
 		e.dialing = ch
-		p.mu.Unlock()
+		pool.mu.Unlock()
 		c, err := dial()
-		p.mu.Lock()
+		pool.mu.Lock()
 		e.dialing = nil
 		close(ch)
 		if err == nil && !c.reserve() {
 			err = errH2Setup
 		}
 		if err != nil {
-			if len(e.conns) == 0 && p.m[key] == e {
-				delete(p.m, key)
+			if len(e.conns) == 0 {
+				delete(pool.m, key)
 			}
-			p.mu.Unlock()
+			pool.mu.Unlock()
 			if c != nil {
 				c.fail(net.ErrClosed)
 			}
@@ -123,23 +106,21 @@ func (p *h2Pool) get(ctx context.Context, key poolKey, dial func() (*h2Conn, err
 		}
 		c.entry = e
 		e.conns = append(e.conns, c)
-		p.mu.Unlock()
+		pool.mu.Unlock()
 		return c, nil
 	}
 }
 
-// unlist removes c from its pool: it takes no more streams.
+// unlist removes c from the pool: it takes no more streams.
 func (c *h2Conn) unlist() {
-	p := c.owner
-	if p == nil {
+	if c.pool == nil {
 		return
 	}
-	p.mu.Lock()
+	c.pool.mu.Lock()
 	c.unlistLocked()
-	p.mu.Unlock()
+	c.pool.mu.Unlock()
 }
 
-// unlistLocked removes c from its pool; the caller holds the pool's lock.
 func (c *h2Conn) unlistLocked() {
 	e := c.entry
 	if e == nil {
@@ -147,24 +128,23 @@ func (c *h2Conn) unlistLocked() {
 	}
 	c.entry = nil
 	e.conns = slices.DeleteFunc(e.conns, func(x *h2Conn) bool { return x == c })
-	if len(e.conns) == 0 && e.dialing == nil && e.pool.m[e.key] == e {
-		delete(e.pool.m, e.key)
+	if len(e.conns) == 0 && e.dialing == nil && c.pool.m[e.key] == e {
+		delete(c.pool.m, e.key)
 	}
 }
 
-// unlistIfIdle removes c from its pool if no stream is open or reserved
+// unlistIfIdle removes c from the pool if no stream is open or reserved
 // on it, under the pool's lock so that no Dial reserves one meanwhile; it
 // reports whether c is idle and must close.
 func (c *h2Conn) unlistIfIdle() bool {
-	p := c.owner
-	if p != nil {
-		p.mu.Lock()
-		defer p.mu.Unlock()
+	if c.pool != nil {
+		c.pool.mu.Lock()
+		defer c.pool.mu.Unlock()
 	}
 	c.mu.Lock()
 	idle := len(c.streams) == 0 && c.reserved == 0 && c.err == nil
 	c.mu.Unlock()
-	if idle && p != nil {
+	if idle {
 		c.unlistLocked()
 	}
 	return idle
@@ -217,7 +197,7 @@ func (cfg *Config) dialH2(ctx context.Context, op string, t *target, proxy *url.
 	return c, resp, nil, err, false
 }
 
-// connectH2 opens a connection for pool's streams: TCP, the proxy's
+// connectH2 opens a connection for key's streams: TCP, the proxy's
 // tunnel, TLS offering h2 (wss://) or HTTP/2 with prior knowledge (ws://),
 // then the HTTP/2 preface and SETTINGS.
 func (cfg *Config) connectH2(ctx context.Context, t *target, proxy *url.URL, pool *h2Pool) (*h2Conn, error) {

@@ -5,10 +5,23 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"golang.org/x/net/http2/hpack"
 )
+
+// h2WriteBatch is the most DATA payload a stream's Write sends in one
+// write on the connection.
+const h2WriteBatch = 64 << 10
+
+// h2SmallRecv is the largest receive buffer a client stream keeps while
+// it is drained; beyond it, a stream buffers in one of h2RecvPool's.
+const h2SmallRecv = 32 << 10
+
+// h2RecvPool holds the receive buffers, one window each, of client
+// streams that have more than h2SmallRecv unread.
+var h2RecvPool = sync.Pool{New: func() any { return new([h2StreamWindow]byte) }}
 
 // clientStream is one extended CONNECT stream of an h2Conn as a net.Conn:
 // the bytestream a client WebSocket attaches to. Its fields are guarded
@@ -75,6 +88,13 @@ func (s *clientStream) receive(h h2Header, p []byte) error {
 		if s.rpos > 0 && len(s.rbuf)+len(p) > cap(s.rbuf) {
 			s.rbuf = s.rbuf[:copy(s.rbuf, s.rbuf[s.rpos:])]
 			s.rpos = 0
+		}
+		if len(s.rbuf)+len(p) > max(cap(s.rbuf), h2SmallRecv) && cap(s.rbuf) < h2StreamWindow {
+			// Past the small buffer, a pooled one that holds a whole
+			// window: it never grows, and goes back to the pool when
+			// Read drains it.
+			big := (*h2RecvPool.Get().(*[h2StreamWindow]byte))[:0]
+			s.rbuf = append(big, s.rbuf...)
 		}
 		s.rbuf = append(s.rbuf, p...)
 	}
@@ -188,8 +208,12 @@ func (s *clientStream) Read(p []byte) (int, error) {
 			n := copy(p, s.rbuf[s.rpos:])
 			if s.rpos += n; s.rpos == len(s.rbuf) {
 				s.rpos, s.rbuf = 0, s.rbuf[:0]
-				if cap(s.rbuf) > 32<<10 {
-					s.rbuf = nil // an idle stream holds no large buffer
+				if cap(s.rbuf) == h2StreamWindow {
+					// an idle stream holds no large buffer
+					h2RecvPool.Put((*[h2StreamWindow]byte)(s.rbuf[:h2StreamWindow]))
+					s.rbuf = nil
+				} else if cap(s.rbuf) > h2SmallRecv {
+					s.rbuf = nil
 				}
 			}
 			s.unacked += int64(n)
@@ -239,7 +263,9 @@ func (s *clientStream) Write(p []byte) (int, error) {
 			c.mu.Unlock()
 			return written, err
 		}
-		n := int(min(s.sendWindow, c.sendWindow, int64(c.maxFrame), int64(len(p))))
+		// As many DATA frames as the windows allow, up to h2WriteBatch
+		// bytes, go out in one write.
+		n := int(min(s.sendWindow, c.sendWindow, h2WriteBatch, int64(len(p))))
 		if n <= 0 {
 			wake := c.wake
 			c.mu.Unlock()
@@ -252,10 +278,16 @@ func (s *clientStream) Write(p []byte) (int, error) {
 		}
 		s.sendWindow -= int64(n)
 		c.sendWindow -= int64(n)
+		frame := c.maxFrame
 		c.mu.Unlock()
 		chunk := p[:n]
 		err = c.writeFrames(expire, func(b []byte) []byte {
-			return append(appendH2Header(b, h2Data, 0, s.id, n), chunk...)
+			for len(chunk) > 0 {
+				k := min(len(chunk), frame)
+				b = append(appendH2Header(b, h2Data, 0, s.id, k), chunk[:k]...)
+				chunk = chunk[k:]
+			}
+			return b
 		})
 		if err == errStreamTimeout { // nothing was written: the window is ours again
 			c.mu.Lock()

@@ -11,14 +11,15 @@ require (
 	github.com/klauspost/compress v1.20.4
 	github.com/lesismal/nbio v1.6.8
 	github.com/lxzan/gws v1.8.9
+	golang.org/x/net v0.58.0
 )
 
 require (
 	github.com/dolthub/maphash v0.1.0 // indirect
 	github.com/lesismal/llib v1.2.2 // indirect
 	golang.org/x/crypto v0.55.0 // indirect
-	golang.org/x/net v0.58.0 // indirect
 	golang.org/x/sys v0.47.0 // indirect
+	golang.org/x/text v0.41.0 // indirect
 )
 
 replace github.com/dillgo/ws => ../

@@ -311,11 +311,21 @@ func (s *server) run(ctx context.Context, e *env) error {
 	s.log.Info("shutting down")
 	ln.Close()
 	<-done
-	if hs != nil {
-		sctx, scancel := context.WithTimeout(context.Background(), 2*time.Second)
-		hs.Shutdown(sctx)
-		scancel()
-	}
+	// Shutdown waits for the handlers to return, and over HTTP/2 a
+	// WebSocket is its handler's stream: it ends only once cancel below
+	// sends 1001. So Shutdown (GOAWAY, then closing the connections as
+	// their streams end) runs meanwhile, not before.
+	hsDone := make(chan struct{})
+	go func() {
+		defer close(hsDone)
+		if hs != nil {
+			sctx, scancel := context.WithTimeout(context.Background(), 2*time.Second)
+			if err := hs.Shutdown(sctx); err != nil {
+				s.log.Warn("HTTP connections still open at the end of shutdown", "err", err)
+			}
+			scancel()
+		}
+	}()
 	if s.shutdown != nil {
 		sctx, scancel := context.WithTimeout(context.Background(), 2*time.Second)
 		s.shutdown(sctx)
@@ -325,7 +335,9 @@ func (s *server) run(ctx context.Context, e *env) error {
 	if s.poll != nil {
 		s.poll.shutdown()
 	}
-	return s.wait(5 * time.Second)
+	err = s.wait(5 * time.Second)
+	<-hsDone
+	return err
 }
 
 func (s *server) wait(d time.Duration) error {
