@@ -152,6 +152,35 @@ func TestRFC8441HostileServer(t *testing.T) {
 				}
 			}
 		}, h2FlowControlError, true},
+		// RFC 9113 §6.9.2: a SETTINGS_INITIAL_WINDOW_SIZE change that
+		// takes a stream's window over 2^31-1 is a connection error.
+		{"initial window change overflows a stream window", func(c net.Conn) {
+			c.Write(appendWindowUpdate(nil, 1, h2MaxWindow-h2DefaultWindow))
+			c.Write(appendSettings(nil, h2Setting{h2SetInitialWindowSize, h2DefaultWindow + 1}))
+		}, h2FlowControlError, false},
+		// RFC 9113 §6.5.2: SETTINGS_INITIAL_WINDOW_SIZE over 2^31-1.
+		{"initial window over 2^31-1", func(c net.Conn) {
+			c.Write(appendSettings(nil, h2Setting{h2SetInitialWindowSize, 1 << 31}))
+		}, h2FlowControlError, false},
+		// RFC 9113 §6.5.2: SETTINGS_MAX_FRAME_SIZE outside 2^14..2^24-1.
+		{"max frame size below 16384", func(c net.Conn) {
+			c.Write(appendSettings(nil, h2Setting{h2SetMaxFrameSize, h2DefaultFrame - 1}))
+		}, h2ProtocolError, false},
+		{"max frame size over 2^24-1", func(c net.Conn) {
+			c.Write(appendSettings(nil, h2Setting{h2SetMaxFrameSize, 1 << 24}))
+		}, h2ProtocolError, false},
+		// RFC 9113 §6.5.2: SETTINGS_ENABLE_PUSH other than 0 or 1.
+		{"enable push 2", func(c net.Conn) {
+			c.Write(appendSettings(nil, h2Setting{h2SetEnablePush, 2}))
+		}, h2ProtocolError, false},
+		// RFC 9113 §6.5: a SETTINGS payload not a multiple of 6 octets.
+		{"settings length not a multiple of 6", func(c net.Conn) {
+			c.Write(h2frame(h2Settings, 0, 0, make([]byte, 7)))
+		}, h2FrameSizeError, false},
+		// RFC 8441 §3: a sender must not send 0 after 1.
+		{"enable connect protocol withdrawn", func(c net.Conn) {
+			c.Write(appendSettings(nil, h2Setting{h2SetEnableConnectProto, 0}))
+		}, h2ProtocolError, false},
 		{"padding longer than the frame", func(c net.Conn) {
 			c.Write(okHeaders())
 			c.Write(h2frame(h2Data, h2FlagPadded, 1, []byte{5, 1}))
