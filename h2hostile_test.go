@@ -525,3 +525,56 @@ func TestRFC8441HostilePeerStreams(t *testing.T) {
 		})
 	}
 }
+
+// TestRFC8441GoAwayBelowOpenStreams: a GOAWAY whose last stream id is
+// below an open stream (RFC 9113 §6.8) fails that stream with an error
+// saying it was not processed, so that it may be retried; the streams at
+// or below the id go on, and a new Dial opens a new connection.
+func TestRFC8441GoAwayBelowOpenStreams(t *testing.T) {
+	url := h2Peers(t, 2, func(i int, p *h2Peer) {
+		if i == 1 { // the new connection
+			if p.accept(1) {
+				p.sendHi(1)
+				p.await(h2GoAway, 0)
+			}
+			return
+		}
+		if !p.accept(1) || !p.accept(3) {
+			return
+		}
+		p.c.Write(appendGoAway(nil, 1, h2NoError))
+		p.sendHi(1)
+		p.await(h2GoAway, 0)
+	})
+	ctx := h2ctx(t, 10*time.Second)
+	cfg := &Config{HTTP2: true}
+	a, _, err := cfg.Dial(ctx, url, Binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, _, err := cfg.Dial(ctx, url, Binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	buf := make([]byte, 64)
+	_, _, err = b.Recv(ctx, buf)
+	if he := (*h2Error)(nil); !errors.As(err, &he) || he.stream != 3 || !he.unprocessed() {
+		t.Errorf("stream 3: err %v, want one saying it was not processed", err)
+	}
+	if n, _, err := a.Recv(ctx, buf); err != nil || string(buf[:n]) != "hi" {
+		t.Errorf("stream 1: %q, %v; want \"hi\"", buf[:n], err)
+	}
+	c, _, err := cfg.Dial(ctx, url, Binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.Underlying().(*clientStream).c == a.Underlying().(*clientStream).c {
+		t.Error("a Dial after GOAWAY used the connection going away")
+	}
+	if n, _, err := c.Recv(ctx, buf); err != nil || string(buf[:n]) != "hi" {
+		t.Errorf("new connection: %q, %v; want \"hi\"", buf[:n], err)
+	}
+}
