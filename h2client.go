@@ -414,7 +414,7 @@ func (c *h2Conn) handleHeaders(h h2Header, p []byte) error {
 		return err
 	}
 	if size > c.maxHeader {
-		st.reset(h2Cancel, &h2Error{h2ProtocolError, id, "response head over Config.MaxHeaderBytes"})
+		st.reset(h2Cancel, &h2Error{h2Cancel, id, "response head over Config.MaxHeaderBytes"})
 		return nil
 	}
 	st.headers(fields, h.flags&h2FlagEndStream != 0)
