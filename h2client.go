@@ -272,7 +272,9 @@ func (c *h2Conn) handleGoAway(p []byte) error {
 	c.mu.Unlock()
 	c.unlist()
 	for _, st := range refused {
-		st.fail(&h2Error{code: code, stream: st.id, why: "not processed before GOAWAY"}, true)
+		// Not processed (RFC 9113 §6.8): as retryable as REFUSED_STREAM.
+		st.fail(&h2Error{code: h2RefusedStream, stream: st.id,
+			why: "not processed before GOAWAY (" + h2CodeName(code) + ")"}, true)
 	}
 	c.closeIfIdle()
 	return nil
@@ -412,7 +414,7 @@ func (c *h2Conn) handleHeaders(h h2Header, p []byte) error {
 		return err
 	}
 	if size > c.maxHeader {
-		st.reset(h2Cancel, &h2Error{h2ProtocolError, id, "response head over Config.MaxHeaderBytes"})
+		st.reset(h2Cancel, &h2Error{h2Cancel, id, "response head over Config.MaxHeaderBytes"})
 		return nil
 	}
 	st.headers(fields, h.flags&h2FlagEndStream != 0)

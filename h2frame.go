@@ -90,6 +90,11 @@ func (e *h2Error) Error() string {
 	return s + e.why + " (" + h2CodeName(e.code) + ")"
 }
 
+// unprocessed reports a stream error saying the server did not process
+// the stream, so that a new stream may retry it (RFC 9113 §8.7):
+// REFUSED_STREAM, or a stream above a GOAWAY's last stream id.
+func (e *h2Error) unprocessed() bool { return e.stream != 0 && e.code == h2RefusedStream }
+
 func h2CodeName(code uint32) string {
 	names := [...]string{"NO_ERROR", "PROTOCOL_ERROR", "INTERNAL_ERROR", "FLOW_CONTROL_ERROR",
 		"SETTINGS_TIMEOUT", "STREAM_CLOSED", "FRAME_SIZE_ERROR", "REFUSED_STREAM", "CANCEL",

@@ -152,6 +152,35 @@ func TestRFC8441HostileServer(t *testing.T) {
 				}
 			}
 		}, h2FlowControlError, true},
+		// RFC 9113 §6.9.2: a SETTINGS_INITIAL_WINDOW_SIZE change that
+		// takes a stream's window over 2^31-1 is a connection error.
+		{"initial window change overflows a stream window", func(c net.Conn) {
+			c.Write(appendWindowUpdate(nil, 1, h2MaxWindow-h2DefaultWindow))
+			c.Write(appendSettings(nil, h2Setting{h2SetInitialWindowSize, h2DefaultWindow + 1}))
+		}, h2FlowControlError, false},
+		// RFC 9113 §6.5.2: SETTINGS_INITIAL_WINDOW_SIZE over 2^31-1.
+		{"initial window over 2^31-1", func(c net.Conn) {
+			c.Write(appendSettings(nil, h2Setting{h2SetInitialWindowSize, 1 << 31}))
+		}, h2FlowControlError, false},
+		// RFC 9113 §6.5.2: SETTINGS_MAX_FRAME_SIZE outside 2^14..2^24-1.
+		{"max frame size below 16384", func(c net.Conn) {
+			c.Write(appendSettings(nil, h2Setting{h2SetMaxFrameSize, h2DefaultFrame - 1}))
+		}, h2ProtocolError, false},
+		{"max frame size over 2^24-1", func(c net.Conn) {
+			c.Write(appendSettings(nil, h2Setting{h2SetMaxFrameSize, 1 << 24}))
+		}, h2ProtocolError, false},
+		// RFC 9113 §6.5.2: SETTINGS_ENABLE_PUSH other than 0 or 1.
+		{"enable push 2", func(c net.Conn) {
+			c.Write(appendSettings(nil, h2Setting{h2SetEnablePush, 2}))
+		}, h2ProtocolError, false},
+		// RFC 9113 §6.5: a SETTINGS payload not a multiple of 6 octets.
+		{"settings length not a multiple of 6", func(c net.Conn) {
+			c.Write(h2frame(h2Settings, 0, 0, make([]byte, 7)))
+		}, h2FrameSizeError, false},
+		// RFC 8441 §3: a sender must not send 0 after 1.
+		{"enable connect protocol withdrawn", func(c net.Conn) {
+			c.Write(appendSettings(nil, h2Setting{h2SetEnableConnectProto, 0}))
+		}, h2ProtocolError, false},
 		{"padding longer than the frame", func(c net.Conn) {
 			c.Write(okHeaders())
 			c.Write(h2frame(h2Data, h2FlagPadded, 1, []byte{5, 1}))
@@ -254,4 +283,298 @@ func FuzzH2Frame(f *testing.F) {
 			b = b[n:]
 		}
 	})
+}
+
+// h2Peer is one connection of a scripted HTTP/2 server: the script
+// writes raw frames on c and reads the client's frames from frames.
+type h2Peer struct {
+	t      *testing.T
+	c      net.Conn
+	frames chan h2PeerFrame // closed when the client's side ends
+}
+
+// h2PeerFrame is one frame the client sent.
+type h2PeerFrame struct {
+	h h2Header
+	p []byte
+}
+
+// h2Peers listens on 127.0.0.1 and runs script on each of the first n
+// connections, after the client's preface and our SETTINGS with
+// extended CONNECT; it returns the URL.
+func h2Peers(t *testing.T, n int, script func(i int, p *h2Peer)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := range n {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				pre := make([]byte, len(h2Preface))
+				if _, err := io.ReadFull(c, pre); err != nil {
+					return
+				}
+				c.Write(appendSettings(nil, h2Setting{h2SetEnableConnectProto, 1}))
+				p := &h2Peer{t: t, c: c, frames: make(chan h2PeerFrame, 64)}
+				done := make(chan struct{})
+				go func() { // the client's frames, until it closes
+					defer close(done)
+					defer close(p.frames)
+					br := bufio.NewReader(c)
+					hb := make([]byte, h2HeaderLen)
+					for {
+						if _, err := io.ReadFull(br, hb); err != nil {
+							return
+						}
+						h := parseH2Header(hb)
+						b := make([]byte, h.length)
+						if _, err := io.ReadFull(br, b); err != nil {
+							return
+						}
+						p.frames <- h2PeerFrame{h, b}
+					}
+				}()
+				script(i, p)
+				c.Close()
+				for range p.frames {
+				}
+				<-done
+			}()
+		}
+	}()
+	return "ws://" + ln.Addr().String() + "/"
+}
+
+// await returns the client's next frame of type typ on stream, skipping
+// others; ok is false if the client's side ended or 5 seconds passed.
+func (p *h2Peer) await(typ uint8, stream uint32) (h2PeerFrame, bool) {
+	tm := time.NewTimer(5 * time.Second)
+	defer tm.Stop()
+	for {
+		select {
+		case f, ok := <-p.frames:
+			if !ok {
+				return f, false
+			}
+			if f.h.typ == typ && f.h.stream == stream {
+				return f, true
+			}
+		case <-tm.C:
+			return h2PeerFrame{}, false
+		}
+	}
+}
+
+// accept waits for the client's HEADERS on stream and answers 200.
+func (p *h2Peer) accept(stream uint32) bool {
+	if _, ok := p.await(h2Headers, stream); !ok {
+		return false
+	}
+	ok := okHeaders()
+	binary.BigEndian.PutUint32(ok[5:], stream)
+	_, err := p.c.Write(ok)
+	return err == nil
+}
+
+// code waits for the client's RST_STREAM on stream (GOAWAY for stream
+// 0) and returns its error code, or -1.
+func (p *h2Peer) code(stream uint32) int {
+	typ, off := uint8(h2RSTStream), 0
+	if stream == 0 {
+		typ, off = h2GoAway, 4
+	}
+	f, ok := p.await(typ, stream)
+	if !ok {
+		return -1
+	}
+	return int(binary.BigEndian.Uint32(f.p[off:]))
+}
+
+// sendHi sends a binary WebSocket message "hi" on stream.
+func (p *h2Peer) sendHi(stream uint32) {
+	p.c.Write(h2frame(h2Data, 0, stream, []byte{0x82, 0x02, 'h', 'i'}))
+}
+
+// bigHeaderBlock returns an HPACK block of at most 16384 bytes whose
+// decoded header list is far over 64 KiB: one 4000-byte field put in
+// the dynamic table, then referenced again and again.
+func bigHeaderBlock() []byte {
+	var blk bytes.Buffer
+	e := hpack.NewEncoder(&blk)
+	e.WriteField(hpack.HeaderField{Name: ":status", Value: "200"})
+	e.WriteField(hpack.HeaderField{Name: "x", Value: strings.Repeat("v", 4000)})
+	b := blk.Bytes()
+	for len(b) < h2DefaultFrame {
+		b = append(b, 0x80|62) // indexed: the newest dynamic table entry
+	}
+	return b
+}
+
+// TestRFC8441HostilePeerStreams: two WebSockets share one HTTP/2
+// connection (streams 1 and 3); the server then misbehaves. A stream
+// error resets only its stream and the other WebSocket still gets a
+// message; a connection error fails both with a GOAWAY of the right code.
+func TestRFC8441HostilePeerStreams(t *testing.T) {
+	cases := []struct {
+		name   string
+		attack func(p *h2Peer) // after both streams are answered, unless onB
+		onB    bool            // attack replaces the answer to stream 3
+		victim uint32          // the stream reset, 0: the connection fails
+		code   int             // its RST_STREAM or GOAWAY code
+	}{
+		// RFC 9113 §6.9.1: a stream window over 2^31-1 is a stream error.
+		{"stream window overflow", func(p *h2Peer) {
+			p.c.Write(appendWindowUpdate(nil, 1, h2MaxWindow))
+		}, false, 1, h2FlowControlError},
+		// RFC 9113 §6.9: an increment of 0 on a stream is a stream error.
+		{"stream window update of 0", func(p *h2Peer) {
+			p.c.Write(appendWindowUpdate(nil, 1, 0))
+		}, false, 1, h2ProtocolError},
+		// RFC 9113 §10.5.1: a response head larger than we take is
+		// dropped (decoded, to keep HPACK state) and its stream reset.
+		{"decoded header list over the limit", func(p *h2Peer) {
+			if _, ok := p.await(h2Headers, 3); ok {
+				p.c.Write(h2frame(h2Headers, h2FlagEndHeaders, 3, bigHeaderBlock()))
+			}
+		}, true, 3, h2Cancel},
+		// RFC 9113 §10.5: frames on closed streams cost work and carry
+		// nothing: past the flood limit, ENHANCE_YOUR_CALM.
+		{"rst_stream flood on a closed stream", func(p *h2Peer) {
+			p.c.Write(bytes.Repeat(appendRST(nil, 1, h2Cancel), h2FloodLimit+10))
+		}, false, 0, h2EnhanceYourCalm},
+		{"window_update flood on a closed stream", func(p *h2Peer) {
+			p.c.Write(appendRST(nil, 1, h2Cancel))
+			p.c.Write(bytes.Repeat(appendWindowUpdate(nil, 1, 1), h2FloodLimit+10))
+		}, false, 0, h2EnhanceYourCalm},
+	}
+	for _, tc := range cases {
+		t.Run(strings.ReplaceAll(tc.name, " ", "-"), func(t *testing.T) {
+			got := make(chan int, 1)
+			url := h2Peers(t, 1, func(_ int, p *h2Peer) {
+				code := -1
+				defer func() { got <- code }()
+				if !p.accept(1) || !tc.onB && !p.accept(3) {
+					return
+				}
+				tc.attack(p)
+				if code = p.code(tc.victim); code >= 0 && tc.victim != 0 {
+					p.sendHi(4 - tc.victim) // to the other stream
+					p.await(h2GoAway, 0)    // until the client leaves
+				}
+			})
+			ctx := h2ctx(t, 10*time.Second)
+			cfg := &Config{HTTP2: true}
+			a, _, err := cfg.Dial(ctx, url, Binary)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Close()
+			b, _, errB := cfg.Dial(ctx, url, Binary)
+			if b != nil {
+				defer b.Close()
+			}
+			if b != nil && a.Underlying().(*clientStream).c != b.Underlying().(*clientStream).c {
+				t.Fatal("the two WebSockets do not share a connection")
+			}
+			// The victim fails; the survivor gets "hi".
+			ws := map[uint32]*Conn{1: a, 3: b}
+			buf := make([]byte, 1<<20)
+			if tc.victim == 0 {
+				for id, c := range ws {
+					if _, _, err := c.Recv(ctx, buf); err == nil || errors.Is(err, ErrTimedOut) {
+						t.Errorf("stream %d: err %v, want a failed connection", id, err)
+					}
+				}
+			} else {
+				if tc.onB {
+					if errB == nil {
+						t.Fatal("Dial succeeded with an oversized response head")
+					}
+				} else if _, _, err := ws[tc.victim].Recv(ctx, buf); err == nil || errors.Is(err, ErrTimedOut) {
+					t.Errorf("stream %d: err %v, want a reset", tc.victim, err)
+				}
+				n, _, err := ws[4-tc.victim].Recv(ctx, buf)
+				if err != nil || string(buf[:n]) != "hi" {
+					t.Errorf("the other stream: %q, %v; want \"hi\"", buf[:n], err)
+				}
+				a.Close()
+				if b != nil {
+					b.Close()
+				}
+			}
+			if code := <-got; code != tc.code {
+				what := "GOAWAY"
+				if tc.victim != 0 {
+					what = "RST_STREAM"
+				}
+				t.Errorf("%s %s (%d), want %s", what, h2CodeName(uint32(code)), code, h2CodeName(uint32(tc.code)))
+			}
+		})
+	}
+}
+
+// TestRFC8441GoAwayBelowOpenStreams: a GOAWAY whose last stream id is
+// below an open stream (RFC 9113 §6.8) fails that stream with an error
+// saying it was not processed, so that it may be retried; the streams at
+// or below the id go on, and a new Dial opens a new connection.
+func TestRFC8441GoAwayBelowOpenStreams(t *testing.T) {
+	url := h2Peers(t, 2, func(i int, p *h2Peer) {
+		if i == 1 { // the new connection
+			if p.accept(1) {
+				p.sendHi(1)
+				p.await(h2GoAway, 0)
+			}
+			return
+		}
+		if !p.accept(1) || !p.accept(3) {
+			return
+		}
+		p.c.Write(appendGoAway(nil, 1, h2NoError))
+		p.sendHi(1)
+		p.await(h2GoAway, 0)
+	})
+	ctx := h2ctx(t, 10*time.Second)
+	cfg := &Config{HTTP2: true}
+	a, _, err := cfg.Dial(ctx, url, Binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, _, err := cfg.Dial(ctx, url, Binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	buf := make([]byte, 64)
+	_, _, err = b.Recv(ctx, buf)
+	if he := (*h2Error)(nil); !errors.As(err, &he) || he.stream != 3 || !he.unprocessed() {
+		t.Errorf("stream 3: err %v, want one saying it was not processed", err)
+	}
+	if n, _, err := a.Recv(ctx, buf); err != nil || string(buf[:n]) != "hi" {
+		t.Errorf("stream 1: %q, %v; want \"hi\"", buf[:n], err)
+	}
+	c, _, err := cfg.Dial(ctx, url, Binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.Underlying().(*clientStream).c == a.Underlying().(*clientStream).c {
+		t.Error("a Dial after GOAWAY used the connection going away")
+	}
+	if n, _, err := c.Recv(ctx, buf); err != nil || string(buf[:n]) != "hi" {
+		t.Errorf("new connection: %q, %v; want \"hi\"", buf[:n], err)
+	}
 }
