@@ -27,18 +27,16 @@ func TestPollerTLS(t *testing.T) {
 	t.Run("lazy", func(t *testing.T) { pollerTLS(t, false) })
 }
 
-func pollerTLS(t *testing.T, handshake bool) {
-	srvCfg, cliCfg := igTLSConfigs(t)
+// watchTLSEcho listens on loopback; the connection it accepts becomes a
+// *tls.Conn (handshaken first if handshake is set), attached with NoHTTP
+// and watched by p, which echoes each message (receiving into a buffer of
+// bufSize). It returns the address and a channel with Watch's error.
+func watchTLSEcho(t *testing.T, p *ws.Poller, srvCfg *tls.Config, handshake bool, bufSize int) (string, <-chan error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	p, err := ws.NewPoller(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	t.Cleanup(func() { ln.Close() })
 	watched := make(chan error, 1)
 	go func() {
 		u, err := ln.Accept()
@@ -60,7 +58,7 @@ func pollerTLS(t *testing.T, handshake bool) {
 			err = p.Watch(c, func(c *ws.Conn) {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				defer cancel()
-				buf := make([]byte, 1024)
+				buf := make([]byte, bufSize)
 				n, f, err := c.Recv(ctx, buf)
 				if err != nil {
 					c.Close()
@@ -71,7 +69,18 @@ func pollerTLS(t *testing.T, handshake bool) {
 		}
 		watched <- err
 	}()
-	raw, err := tls.Dial("tcp", ln.Addr().String(), cliCfg)
+	return ln.Addr().String(), watched
+}
+
+func pollerTLS(t *testing.T, handshake bool) {
+	srvCfg, cliCfg := igTLSConfigs(t)
+	p, err := ws.NewPoller(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	addr, watched := watchTLSEcho(t, p, srvCfg, handshake, 1024)
+	raw, err := tls.Dial("tcp", addr, cliCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,47 +138,13 @@ func ioReadFull(c net.Conn, b []byte) (int, error) {
 // (a 1 KiB message after a 16-byte one used to wait forever).
 func TestPollerTLSOneAtATime(t *testing.T) {
 	srvCfg, cliCfg := igTLSConfigs(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	p, err := ws.NewPoller(1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	watched := make(chan error, 1)
-	go func() {
-		u, err := ln.Accept()
-		if err != nil {
-			watched <- err
-			return
-		}
-		tc := tls.Server(u, srvCfg)
-		tc.SetDeadline(time.Now().Add(10 * time.Second))
-		if err := tc.Handshake(); err != nil {
-			watched <- err
-			return
-		}
-		tc.SetDeadline(time.Time{})
-		c, err := ws.AttachServer(context.Background(), tc, ws.Binary|ws.NoHTTP)
-		if err == nil {
-			err = p.Watch(c, func(c *ws.Conn) {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				buf := make([]byte, 70000)
-				n, f, err := c.Recv(ctx, buf)
-				if err != nil {
-					c.Close()
-					return
-				}
-				c.Send(ctx, f, buf[:n])
-			})
-		}
-		watched <- err
-	}()
-	raw, err := tls.Dial("tcp", ln.Addr().String(), cliCfg)
+	addr, watched := watchTLSEcho(t, p, srvCfg, true, 70000)
+	raw, err := tls.Dial("tcp", addr, cliCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
