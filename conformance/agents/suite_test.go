@@ -2,11 +2,9 @@ package agents
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -47,8 +45,8 @@ var (
 // HTTP/2 agents' servers (ours behind net/http, and the suite's own h2c
 // server of ModeClient) need it, and net/http reads it at start-up.
 func TestMain(m *testing.M) {
-	if !suite.XConnectOn() {
-		os.Exit(reexecXConnect())
+	if code, done := suite.ReexecXConnect(); done {
+		os.Exit(code)
 	}
 	flag.Parse()
 	code := m.Run()
@@ -58,28 +56,6 @@ func TestMain(m *testing.M) {
 
 func options(only string, h2 bool) suite.Options {
 	return suite.Options{Full: *fullFlag, OnlyType: only, HTTP2: h2}
-}
-
-// reexecXConnect runs the test binary again with the switch and returns
-// its exit code.
-func reexecXConnect() int {
-	gd := os.Getenv("GODEBUG")
-	if gd != "" {
-		gd += ","
-	}
-	cmd := exec.Command(os.Args[0], os.Args[1:]...)
-	cmd.Env = append(os.Environ(), "GODEBUG="+gd+"http2xconnect=1")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ExitCode()
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return 0
 }
 
 func patterns() []string {

@@ -9,34 +9,20 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/dillgo/ws"
+	"github.com/dillgo/ws/conformance/suite"
 	"golang.org/x/net/http2"
 )
 
 // TestMain runs the tests in a process with GODEBUG=http2xconnect=1, the
 // switch net/http's HTTP/2 server needs to accept WebSockets (RFC 8441).
 func TestMain(m *testing.M) {
-	gd := os.Getenv("GODEBUG")
-	if !strings.Contains(gd, "http2xconnect=1") {
-		if gd != "" {
-			gd += ","
-		}
-		cmd := exec.Command(os.Args[0], os.Args[1:]...)
-		cmd.Env = append(os.Environ(), "GODEBUG="+gd+"http2xconnect=1")
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-		err := cmd.Run()
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			os.Exit(ee.ExitCode())
-		} else if err != nil {
-			os.Exit(1)
-		}
-		os.Exit(0)
+	if code, done := suite.ReexecXConnect(); done {
+		os.Exit(code)
 	}
 	code := m.Run()
 	writeInteropReport()
