@@ -414,7 +414,9 @@ func (c *h2Conn) handleHeaders(h h2Header, p []byte) error {
 		return err
 	}
 	if size > c.maxHeader {
-		st.reset(h2Cancel, &h2Error{h2Cancel, id, "response head over Config.MaxHeaderBytes"})
+		// As over HTTP/1.1 (readHead), a head too large is ErrProto.
+		st.reset(h2Cancel, errors.Join(errHandshakeSize,
+			&h2Error{h2Cancel, id, "response head over Config.MaxHeaderBytes"}))
 		return nil
 	}
 	st.headers(fields, h.flags&h2FlagEndStream != 0)

@@ -248,8 +248,8 @@ func (cfg *Config) awaitH2(ctx context.Context, op string, st *clientStream, t *
 	c.mu.Unlock()
 	if status < 0 {
 		st.Close()
-		if he := (*h2Error)(nil); errors.As(rerr, &he) && he.stream == 0 {
-			return nil, nil, newError("", ErrProto, rerr) // the server broke HTTP/2
+		if he := (*h2Error)(nil); errors.Is(rerr, errHandshakeSize) || errors.As(rerr, &he) && he.stream == 0 {
+			return nil, nil, newError("", ErrProto, rerr) // the server broke HTTP/2, or sent too much
 		}
 		return nil, nil, newError("", ErrConnReset, rerr)
 	}

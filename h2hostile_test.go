@@ -503,6 +503,10 @@ func TestRFC8441HostilePeerStreams(t *testing.T) {
 					if errB == nil {
 						t.Fatal("Dial succeeded with an oversized response head")
 					}
+					// As over HTTP/1.1: a refused handshake, not a reset.
+					if !errors.Is(errB, ErrProto) || !errors.Is(errB, errHandshakeSize) {
+						t.Errorf("Dial: %v, want ErrProto (handshake head too large)", errB)
+					}
 				} else if _, _, err := ws[tc.victim].Recv(ctx, buf); err == nil || errors.Is(err, ErrTimedOut) {
 					t.Errorf("stream %d: err %v, want a reset", tc.victim, err)
 				}
