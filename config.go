@@ -126,10 +126,13 @@ type Config struct {
 	// knowledge (h2c) for ws://. Dial calls made with the same *Config to
 	// the same authority share one HTTP/2 connection, which closes with
 	// its last WebSocket; a connection whose server limits its concurrent
-	// streams, or that got GOAWAY, makes Dial open another. Dial falls
-	// back to HTTP/1.1 when the server does not choose h2, does not speak
-	// HTTP/2, or does not advertise SETTINGS_ENABLE_CONNECT_PROTOCOL. The
-	// Conn's Underlying and Detach then give the stream, as a net.Conn.
+	// streams, or that got GOAWAY, makes Dial open another; a CONNECT the
+	// server did not process (REFUSED_STREAM, or above a GOAWAY's last
+	// stream id) is tried once more, on a new connection after GOAWAY.
+	// Dial falls back to HTTP/1.1 when the server does not choose h2,
+	// does not speak HTTP/2, or does not advertise
+	// SETTINGS_ENABLE_CONNECT_PROTOCOL. The Conn's Underlying and Detach
+	// then give the stream, as a net.Conn.
 	// Upgrade needs no option: it accepts RFC 8441 requests whenever
 	// net/http delivers them (see Upgrade).
 	HTTP2 bool

@@ -559,7 +559,7 @@ func (c *h2Conn) open(fields []hpack.HeaderField) (*clientStream, error) {
 	c.reserved--
 	if c.err != nil || c.goaway {
 		c.mu.Unlock()
-		return nil, errors.Join(detail("http2: connection going away"), c.err)
+		return nil, errors.Join(errH2GoingAway, c.err)
 	}
 	st := newClientStream(c, c.nextID, c.initWindow)
 	c.nextID += 2
@@ -665,6 +665,10 @@ func lowerASCII(s string) string {
 	}
 	return string(b)
 }
+
+// errH2GoingAway is open's failure for a stream it did not send: the
+// connection began going away after the stream was reserved.
+var errH2GoingAway = detail("http2: connection going away")
 
 // errH2Setup marks a failure to set up HTTP/2 after which Dial falls back
 // to HTTP/1.1.

@@ -161,6 +161,10 @@ func (t *target) alpn() []string {
 // dialH2 is Dial over HTTP/2. fallback is set, with c, resp and err nil,
 // when the server offers no HTTP/2 with extended CONNECT: Dial then
 // speaks HTTP/1.1, on u if it is not nil (TLS where ALPN chose it).
+// A CONNECT the server did not process (REFUSED_STREAM, or a stream
+// above a GOAWAY's last stream id, RFC 9113 §8.7), or that could not be
+// sent because its connection began going away, is tried once more, on
+// a connection the pool gives then (a new one after GOAWAY).
 func (cfg *Config) dialH2(ctx context.Context, op string, t *target, proxy *url.URL, flags Flags) (c *Conn, resp *http.Response, u net.Conn, err error, fallback bool) {
 	if bound := cfg.handshakeBound(ctx, time.Now()); !bound.IsZero() {
 		var cancel context.CancelFunc
@@ -170,31 +174,38 @@ func (cfg *Config) dialH2(ctx context.Context, op string, t *target, proxy *url.
 	t.h2 = true
 	key := poolKey{cfg: cfg, addr: t.addr, host: t.host, tls: t.tls}
 	pool := cfg.h2Pool()
-	hc, err := pool.get(ctx, key, func() (*h2Conn, error) { return cfg.connectH2(ctx, t, proxy, pool) })
-	var fb h2Fallback
-	switch {
-	case errors.As(err, &fb):
-		return nil, nil, fb.u, nil, true
-	case errors.Is(err, errH2Setup):
-		return nil, nil, nil, nil, true
-	case err != nil:
-		return nil, resp, nil, err, false
-	}
 	var offered []string
 	if cfg != nil {
 		offered = cfg.Subprotocols
 	}
-	z := cfg.compression()
 	ext := ""
-	if z != nil {
+	if z := cfg.compression(); z != nil {
 		ext = z.offer()
 	}
-	st, err := hc.open(connectFields(t, offered, ext))
-	if err != nil {
-		return nil, nil, nil, newError("", ErrConnReset, err), false
+	for try := 0; ; try++ {
+		hc, err := pool.get(ctx, key, func() (*h2Conn, error) { return cfg.connectH2(ctx, t, proxy, pool) })
+		var fb h2Fallback
+		switch {
+		case errors.As(err, &fb):
+			return nil, nil, fb.u, nil, true
+		case errors.Is(err, errH2Setup):
+			return nil, nil, nil, nil, true
+		case err != nil:
+			return nil, nil, nil, err, false
+		}
+		st, err := hc.open(connectFields(t, offered, ext))
+		if err != nil {
+			if try == 0 && errors.Is(err, errH2GoingAway) {
+				continue
+			}
+			return nil, nil, nil, newError("", ErrConnReset, err), false
+		}
+		c, resp, err = cfg.awaitH2(ctx, op, st, t, offered, flags)
+		if he := (*h2Error)(nil); try == 0 && resp == nil && errors.As(err, &he) && he.unprocessed() {
+			continue
+		}
+		return c, resp, nil, err, false
 	}
-	c, resp, err = cfg.awaitH2(ctx, op, st, t, offered, flags)
-	return c, resp, nil, err, false
 }
 
 // connectH2 opens a connection for key's streams: TCP, the proxy's

@@ -9,6 +9,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -580,5 +581,78 @@ func TestRFC8441GoAwayBelowOpenStreams(t *testing.T) {
 	}
 	if n, _, err := c.Recv(ctx, buf); err != nil || string(buf[:n]) != "hi" {
 		t.Errorf("new connection: %q, %v; want \"hi\"", buf[:n], err)
+	}
+}
+
+// TestRFC8441GoAwayRetry: a CONNECT that a GOAWAY leaves unprocessed
+// (its stream above the last stream id, RFC 9113 §6.8) is tried once
+// more on a new connection, and Dial succeeds there; a second refusal
+// is Dial's error, with no third connection.
+func TestRFC8441GoAwayRetry(t *testing.T) {
+	for _, twice := range []bool{false, true} {
+		name := "once"
+		if twice {
+			name = "twice"
+		}
+		t.Run(name, func(t *testing.T) {
+			var conns atomic.Int32
+			url := h2Peers(t, 3, func(i int, p *h2Peer) {
+				conns.Add(1)
+				switch {
+				case i == 0: // stream 1 answered, stream 3 left unprocessed
+					if !p.accept(1) {
+						return
+					}
+					if _, ok := p.await(h2Headers, 3); !ok {
+						return
+					}
+					p.c.Write(appendGoAway(nil, 1, h2NoError))
+					p.sendHi(1)
+				case i == 1 && twice:
+					if _, ok := p.await(h2Headers, 1); !ok {
+						return
+					}
+					p.c.Write(appendGoAway(nil, 0, h2NoError))
+				default: // the retry's connection
+					if !p.accept(1) {
+						return
+					}
+					p.sendHi(1)
+				}
+				p.await(h2GoAway, 0)
+			})
+			ctx := h2ctx(t, 10*time.Second)
+			cfg := &Config{HTTP2: true}
+			a, _, err := cfg.Dial(ctx, url, Binary)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Close()
+			b, _, err := cfg.Dial(ctx, url, Binary)
+			buf := make([]byte, 64)
+			if twice {
+				if he := (*h2Error)(nil); !errors.As(err, &he) || !he.unprocessed() || !errors.Is(err, ErrConnReset) {
+					t.Fatalf("Dial refused twice: %v, want ErrConnReset saying the stream was not processed", err)
+				}
+			} else {
+				if err != nil {
+					t.Fatalf("Dial after GOAWAY: %v, want a retry on a new connection", err)
+				}
+				defer b.Close()
+				if b.Underlying().(*clientStream).c == a.Underlying().(*clientStream).c {
+					t.Error("the retry used the connection going away")
+				}
+				if n, _, err := b.Recv(ctx, buf); err != nil || string(buf[:n]) != "hi" {
+					t.Errorf("retried WebSocket: %q, %v; want \"hi\"", buf[:n], err)
+				}
+			}
+			if n, _, err := a.Recv(ctx, buf); err != nil || string(buf[:n]) != "hi" {
+				t.Errorf("stream 1: %q, %v; want \"hi\"", buf[:n], err)
+			}
+			want := int32(2)
+			if got := conns.Load(); got != want {
+				t.Errorf("%d connections, want %d", got, want)
+			}
+		})
 	}
 }
