@@ -1,6 +1,7 @@
 package ws
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"io"
@@ -27,12 +28,12 @@ type deflater struct {
 
 // inflater decompresses the peer's messages.
 type inflater struct {
-	takeover bool          // the peer keeps its window between messages
-	fr       io.ReadCloser // open while a compressed message is read
-	src      tailReader    // the message's payload, then the tail
-	win      []byte        // the peer's window, with takeover
-	skip     []byte        // scratch for discarded decompressed bytes
-	draining bool          // DEFLATE data ended; the payload's rest is dropped
+	takeover bool         // the peer keeps its window between messages
+	fr       *flateReader // open while a compressed message is read
+	src      tailReader   // the message's payload, then the tail
+	win      []byte       // the peer's window, with takeover
+	skip     []byte       // scratch for discarded decompressed bytes
+	draining bool         // DEFLATE data ended; the payload's rest is dropped
 }
 
 // newCodec returns the deflater and inflater for the agreed parameters p
@@ -120,91 +121,32 @@ func (z *deflater) compress(bufs [][]byte, final bool) []byte {
 const (
 	syncMarker = "\x00\x00\xff\xff"
 	endBlock   = "\x01\x00\x00\xff\xff"
+	tail       = syncMarker + endBlock
 )
 
-// errBadTail: the decompressor did not read the sync marker as the LEN
-// and NLEN of a stored block: the sender's data does not end on a block
-// boundary, and what would be decoded next are bytes it never sent.
-var errBadTail = errors.New("ws: compressed data does not end on a block boundary")
-
 // tailReader feeds a compressed message's payload, then the tail, to the
-// decompressor. It is an io.ByteReader, so the decompressor takes bytes
-// as it needs them and its reads show how it parses the tail: flate reads
-// a stored block's LEN and NLEN with one Read of the bytes its bit buffer
-// does not hold yet, and Huffman codes and block headers byte by byte. A
-// marker or end block read any other way means the sender's data ended
-// inside a block (errBadTail). It keeps the payload reader's own error,
-// so that a failure of the bytestream is never taken for corrupt data.
+// decompressor's read-ahead buffer, and counts what it gave, so that end
+// can tell where the DEFLATE data stopped. It keeps the
+// payload reader's own error, so that a failure of the bytestream is never
+// taken for corrupt data.
 type tailReader struct {
-	r      io.Reader // the payload: io.EOF after the message's last byte
-	buf    [512]byte // payload read ahead, for ReadByte
-	i, n   int       // unread payload bytes are buf[i:n]
-	done   bool      // the payload reader said io.EOF
-	marker int       // bytes of syncMarker given
-	end    int       // bytes of endBlock given
-	err    error     // the payload reader's failure, or errBadTail
-}
-
-// more reads payload into buf; false once the payload is all read (or
-// the read failed).
-func (s *tailReader) more() bool {
-	if s.done || s.err != nil {
-		return false
-	}
-	n, err := s.r.Read(s.buf[:])
-	s.i, s.n = 0, n
-	switch {
-	case err == io.EOF:
-		s.done = true
-	case err != nil:
-		s.err = err
-	}
-	return n > 0
-}
-
-func (s *tailReader) ReadByte() (byte, error) {
-	for s.i == s.n {
-		if !s.more() {
-			return s.tailByte()
-		}
-	}
-	b := s.buf[s.i]
-	s.i++
-	return b, nil
-}
-
-// tailByte is a byte past the payload for ReadByte: a prefetch into the
-// bit buffer may take the first marker bytes, the final block's header is
-// read so; anything else is a misparse.
-func (s *tailReader) tailByte() (byte, error) {
-	switch {
-	case s.err != nil:
-		return 0, s.err
-	case s.marker < len(syncMarker) && s.end == 0:
-		b := syncMarker[s.marker]
-		s.marker++
-		return b, nil
-	case s.end == 0:
-		s.end++
-		return endBlock[0], nil
-	case s.end == len(endBlock):
-		return 0, io.EOF
-	}
-	s.err = errBadTail // the end block's LEN and NLEN taken as codes
-	return 0, s.err
+	r     io.Reader // the payload: io.EOF after the message's last byte
+	given int64     // bytes handed out, payload and tail
+	tail  int       // bytes of the tail handed out; the payload is all read
+	done  bool      // the payload reader said io.EOF
+	err   error     // the payload reader's failure
 }
 
 func (s *tailReader) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	if s.i < s.n {
-		k := copy(p, s.buf[s.i:s.n])
-		s.i += k
-		return k, nil
+	if s.err != nil {
+		return 0, s.err
 	}
-	if !s.done && s.err == nil {
+	if !s.done {
 		n, err := s.r.Read(p)
+		s.given += int64(n)
 		switch {
 		case err == io.EOF:
 			s.done = true
@@ -215,23 +157,23 @@ func (s *tailReader) Read(p []byte) (int, error) {
 			return n, s.err
 		}
 	}
-	switch {
-	case s.err != nil:
-		return 0, s.err
-	case s.marker < len(syncMarker) && s.end == 0 && len(p) == len(syncMarker)-s.marker:
-		s.marker = len(syncMarker) // the rest of LEN and NLEN, at once
-		return copy(p, syncMarker[len(syncMarker)-len(p):]), nil
-	case s.end == 1 && len(p) == len(endBlock)-1:
-		s.end = len(endBlock)
-		return copy(p, endBlock[1:]), nil
-	case s.end == len(endBlock):
+	if s.tail == len(tail) {
 		return 0, io.EOF
 	}
-	s.err = errBadTail // stored data running into the tail
-	return 0, s.err
+	k := copy(p, tail[s.tail:])
+	s.tail += k
+	s.given += int64(k)
+	return k, nil
 }
 
-var readerPool sync.Pool
+// flateReader is a decompressor with its input buffer: reading from a
+// *bufio.Reader takes klauspost's fast input path.
+type flateReader struct {
+	fr io.ReadCloser
+	br *bufio.Reader
+}
+
+var readerPool sync.Pool // of *flateReader
 
 // errDeflateEnd is read's signal that the message's DEFLATE data ended.
 var errDeflateEnd = errors.New("ws: end of compressed data")
@@ -242,33 +184,48 @@ var errDeflateEnd = errors.New("ws: end of compressed data")
 func (z *inflater) read(src io.Reader, dst []byte) (int, error) {
 	if z.fr == nil {
 		z.src = tailReader{r: src}
-		if r, ok := readerPool.Get().(io.ReadCloser); ok {
-			r.(flate.Resetter).Reset(&z.src, z.win)
-			z.fr = r
+		if x, ok := readerPool.Get().(*flateReader); ok {
+			x.br.Reset(&z.src)
+			x.fr.(flate.Resetter).Reset(x.br, z.win)
+			z.fr = x
 		} else {
-			z.fr = flate.NewReaderDict(&z.src, z.win)
+			br := bufio.NewReaderSize(&z.src, 4096)
+			z.fr = &flateReader{fr: flate.NewReaderDict(br, z.win), br: br}
 		}
 	}
-	n, err := z.fr.Read(dst)
+	n, err := z.fr.fr.Read(dst)
 	if z.takeover && n > 0 {
 		z.keepWindow(dst[:n])
 	}
 	switch {
-	case z.src.err == errBadTail:
-		err = errBadDeflate
 	case z.src.err != nil:
 		// The bytestream failed or timed out. flate then flushes what it
 		// decoded of a cut block, even with a nil error: not data.
 		err = z.src.err
 	case err == nil:
 	case err == io.EOF:
-		readerPool.Put(z.fr)
-		z.fr = nil
-		err = errDeflateEnd
+		err = z.end()
 	default:
 		err = errBadDeflate
 	}
 	return n, err
+}
+
+// end checks where the DEFLATE data ended and closes the message's
+// decompressor: in the payload (the sender's own final block: the rest of
+// the payload is dropped) or exactly at the end of the tail; anywhere
+// else the sender's data did not end on a block boundary.
+func (z *inflater) end() error {
+	x := z.fr
+	z.fr = nil
+	used := z.src.given - int64(x.br.Buffered())
+	payload := z.src.given - int64(z.src.tail)
+	x.br.Reset(nil)
+	readerPool.Put(x)
+	if used <= payload || z.src.tail == len(tail) && used == z.src.given {
+		return errDeflateEnd
+	}
+	return errBadDeflate
 }
 
 // busy reports whether compressed bytes of the open message were

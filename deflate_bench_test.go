@@ -2,9 +2,11 @@ package ws
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 // benchJSONDocs returns 64 distinct JSON documents of n bytes, the shape
@@ -90,5 +92,53 @@ func BenchmarkDeflateCodec(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkDeflateEcho is the bench harness's deflate scenario in one
+// process: a client sends 16 KiB JSON messages with context takeover
+// over loopback TCP and a server echoes them; ns/op covers both sides,
+// so profile the server's share (recv, inflate, compress, send) with
+// -cpuprofile.
+func BenchmarkDeflateEcho(b *testing.B) {
+	docs := benchJSONDocs(16 << 10)
+	cl, sv := deflatePair(b, CompressionOptions{}, Text)
+	defer cl.Close()
+	defer sv.Close()
+	ctx := context.Background()
+	done := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 32<<10)
+		for {
+			n, f, err := sv.Recv(ctx, buf)
+			if err == nil {
+				err = sv.Send(ctx, f, buf[:n])
+			}
+			if err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	buf := make([]byte, 32<<10)
+	b.SetBytes(16 << 10)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		d := docs[i%len(docs)]
+		if err := cl.Send(ctx, Text, d); err != nil {
+			b.Fatal(err)
+		}
+		n, _, err := cl.Recv(ctx, buf)
+		if err != nil || n != len(d) {
+			b.Fatal(n, err)
+		}
+	}
+	b.StopTimer()
+	cl.Close()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		b.Fatal("server did not stop")
 	}
 }
