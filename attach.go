@@ -286,7 +286,7 @@ func (c *Conn) handshakeClient(ctx context.Context, cfg *Config, h *clientHello,
 	if err := c.writeHead(ctx, b, bound); err != nil {
 		return tlsFailure(err)
 	}
-	n, err := c.readHead(ctx, cfg.maxHeader(), bound)
+	n, err := c.readHead(ctx, cfg.maxHeader(), bound, nil)
 	if err != nil {
 		return tlsFailure(err)
 	}
@@ -336,16 +336,24 @@ func (c *Conn) serve(ctx context.Context, cfg *Config) error {
 // handshakeServer reads the upgrade request and answers it, by bound
 // unless it is zero.
 func (c *Conn) handshakeServer(ctx context.Context, cfg *Config, bound time.Time) error {
-	n, err := c.readHead(ctx, cfg.maxHeader(), bound)
+	var req request
+	parsed := false
+	n, err := c.readHead(ctx, cfg.maxHeader(), bound, func(b []byte) int {
+		k := scanRequest(b, &req)
+		parsed = k > 0
+		return k
+	})
 	if err != nil {
 		if e, ok := err.(*opError); ok && e.cause == errHandshakeSize {
 			c.refuse(ctx, &refusal{status: 431, why: "request head too large"}, bound)
 		}
 		return err
 	}
-	var req request
-	if !parseRequest(c.in.buf[:n], &req) {
-		return c.refuse(ctx, &refusal{status: 400, why: "malformed request"}, bound)
+	if !parsed {
+		req = request{}
+		if !parseRequest(c.in.buf[:n], &req) {
+			return c.refuse(ctx, &refusal{status: 400, why: "malformed request"}, bound)
+		}
 	}
 	req.loopback = loopbackAddr(c.u.LocalAddr())
 	if ref := checkRequest(&req, cfg); ref != nil {
@@ -453,8 +461,13 @@ func (c *Conn) headError(ctx context.Context, err error, bound time.Time) error 
 // readHead reads until the read buffer holds a whole HTTP head and returns
 // its length; the bytes after it stay buffered. The buffer grows, up to
 // limit, for a head larger than it. A non-zero bound replaces ctx's
-// deadline (it is then the earlier).
-func (c *Conn) readHead(ctx context.Context, limit int, bound time.Time) (int, error) {
+// deadline (it is then the earlier). scan, if not nil, is a one-pass
+// parser tried on the bytes of the first read (the whole head, as a rule):
+// a length it returns is the head's, and nothing else reads those bytes;
+// if it returns 0 or -1 the head is found by searching for its blank line
+// (each byte looked at once however slowly the head arrives), and the
+// caller parses it.
+func (c *Conn) readHead(ctx context.Context, limit int, bound time.Time, scan func([]byte) int) (int, error) {
 	stop := c.armRead(ctx)
 	defer c.disarmRead(stop)
 	if !bound.IsZero() {
@@ -462,6 +475,12 @@ func (c *Conn) readHead(ctx context.Context, limit int, bound time.Time) (int, e
 	}
 	scanned := 0
 	for {
+		if scan != nil && c.in.w > 0 {
+			if n := scan(c.in.buf[:c.in.w]); n > 0 {
+				return n, nil
+			}
+			scan = nil
+		}
 		if n := headEnd(c.in.buf[max(0, scanned-3):c.in.w]); n >= 0 {
 			return max(0, scanned-3) + n, nil
 		}

@@ -24,35 +24,84 @@ func headEnd(b []byte) int {
 	return i + 4
 }
 
-// fields iterates over the header fields of a head (after its first line).
-// f returns false to stop. It fails on a line without a colon, with
-// obsolete folding, with a field name that is not a token (white space
-// before the colon included), or with a value holding control characters
-// other than HTAB, CR and LF above all (RFC 7230 §3.2, §3.2.4), as
-// net/http does.
+// fields iterates over the header fields of a head (after its first line)
+// and reports whether they are well-formed through the blank line that
+// ends the head (scanFields).
 func fields(head []byte, f func(name, value []byte) bool) bool {
-	for len(head) > 0 {
-		i := bytes.IndexByte(head, '\n')
-		if i < 1 || head[i-1] != '\r' {
-			return false // no line end, or a bare LF
+	return scanFields(head, f) > 0
+}
+
+// scanFields iterates over the header fields at the start of b, the bytes
+// after a head's first line, up to the blank line that ends the head, and
+// returns the length through that line. It is one pass: the name is
+// checked byte by byte up to its colon, and the check of the value,
+// eight bytes at a time, stops at its CR, which ends the line. It
+// returns 0 if b ends before the blank line and -1 for a malformed field:
+// a line without a colon or ending in a bare LF, obsolete folding, a
+// field name that is not a token (white space before the colon
+// included), or a value holding control characters other than HTAB
+// (RFC 7230 §3.2, §3.2.4), as net/http refuses them. f returns false to
+// stop early (the length is then that of the fields seen).
+func scanFields(b []byte, f func(name, value []byte) bool) int {
+	at := 0
+	for at < len(b) {
+		if b[at] == '\r' {
+			switch {
+			case at+1 == len(b):
+				return 0
+			case b[at+1] != '\n':
+				return -1
+			}
+			return at + 2
 		}
-		line := head[:i-1]
-		head = head[i+1:]
-		if len(line) == 0 {
-			return true
+		colon := at
+		for colon < len(b) && tokenChar[b[colon]] {
+			colon++
 		}
-		if line[0] == ' ' || line[0] == '\t' {
-			return false
+		switch {
+		case colon == len(b):
+			return 0
+		case colon == at || b[colon] != ':':
+			return -1 // folding, an empty name, no colon, a bad name byte
 		}
-		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 || !validToken(line[:colon]) || !validValueBytes(line[colon+1:]) {
-			return false
+		cr := colon + 1 + ctlIndex(b[colon+1:])
+		switch {
+		case cr+1 >= len(b):
+			return 0
+		case b[cr] != '\r' || b[cr+1] != '\n':
+			return -1
 		}
-		if !f(line[:colon], trimOWS(line[colon+1:])) {
-			return true
+		name, value := b[at:colon], trimOWS(b[colon+1:cr])
+		at = cr + 2
+		if !f(name, value) {
+			return at
 		}
 	}
-	return false
+	return 0
+}
+
+// ctlIndex returns the index of the first control character other than
+// HTAB in b (a byte below 0x20, or 0x7f), or len(b): eight bytes at a
+// time, a word holding one (SWAR "has less than" and "has zero") is
+// looked at byte by byte.
+func ctlIndex(b []byte) int {
+	i := 0
+	for i < len(b) {
+		if i+8 <= len(b) {
+			x := binary.LittleEndian.Uint64(b[i:])
+			d := x ^ 0x7f7f7f7f7f7f7f7f
+			if ((x-0x2020202020202020)&^x|(d-0x0101010101010101)&^d)&0x8080808080808080 == 0 {
+				i += 8
+				continue
+			}
+		}
+		for end := min(i+8, len(b)); i < end; i++ {
+			if c := b[i]; (c < ' ' && c != '\t') || c == 0x7f {
+				return i
+			}
+		}
+	}
+	return len(b)
 }
 
 // trimOWS removes the optional white space around a field value or list
@@ -68,7 +117,8 @@ func trimOWS(b []byte) []byte {
 }
 
 // hasToken reports whether the comma-separated list v contains token,
-// compared without regard to ASCII case (RFC 7230 §7, §6.7).
+// compared without regard to ASCII case (RFC 7230 §7, §6.7); token is
+// lower-case letters only (foldIs).
 func hasToken(v []byte, token string) bool {
 	for len(v) > 0 {
 		var t []byte
@@ -77,7 +127,7 @@ func hasToken(v []byte, token string) bool {
 		} else {
 			t, v = v, nil
 		}
-		if strings.EqualFold(string(trimOWS(t)), token) {
+		if foldIs(trimOWS(t), token) {
 			return true
 		}
 	}
@@ -88,6 +138,35 @@ func hasToken(v []byte, token string) bool {
 // lengths are compared first, which settles almost every comparison.
 func nameIs(name []byte, want string) bool {
 	return len(name) == len(want) && strings.EqualFold(string(name), want)
+}
+
+// foldIs reports whether b equals lower without regard to ASCII case,
+// eight bytes at a time. lower holds lower-case letters, digits and '-';
+// b holds no control characters (a token, a checked field value), so
+// that setting bit 0x20 of each byte of b folds only its letters.
+func foldIs(b []byte, lower string) bool {
+	if len(b) != len(lower) {
+		return false
+	}
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		if binary.LittleEndian.Uint64(b[i:])|0x2020202020202020 != load64(lower[i:]) {
+			return false
+		}
+	}
+	for ; i < len(b); i++ {
+		if b[i]|0x20 != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// load64 reads the first eight bytes of s as a little-endian word.
+func load64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
 // request is what a server needs from a client's upgrade request.
@@ -130,51 +209,93 @@ func (f *fieldValues) list() [][]byte {
 	return append(f.inline[:len(f.inline):len(f.inline)], f.more...)
 }
 
-// parseRequest parses an upgrade request head (RFC 6455 §4.2.1). It
-// returns false if the head is not well-formed HTTP.
+// parseRequest parses an upgrade request head (RFC 6455 §4.2.1), through
+// its blank line. It returns false if the head is not well-formed HTTP.
 func parseRequest(head []byte, r *request) bool {
-	i := bytes.Index(head, []byte("\r\n"))
+	n := scanRequest(head, r)
+	return n > 0 && n == len(head)
+}
+
+// scanRequest parses the upgrade request at the start of b in one pass,
+// which also finds where its head ends, and returns the head's length: 0
+// if b ends before the head does, -1 if it is not well-formed HTTP (the
+// fields are scanFields'). Only the fields the handshake uses are looked
+// at, each name compared once (field), and r keeps slices of b, no
+// strings.
+func scanRequest(b []byte, r *request) int {
+	i := bytes.IndexByte(b, '\n')
 	if i < 0 {
-		return false
+		return 0
 	}
-	line := head[:i]
+	if i < 1 || b[i-1] != '\r' {
+		return -1
+	}
+	line := b[:i-1]
 	sp1 := bytes.IndexByte(line, ' ')
 	sp2 := bytes.LastIndexByte(line, ' ')
 	if sp1 <= 0 || sp2 <= sp1+1 {
-		return false
+		return -1
 	}
 	r.method, r.target, r.proto = line[:sp1], line[sp1+1:sp2], line[sp2+1:]
 	if !validToken(r.method) || !validTarget(r.target) || !bytes.HasPrefix(r.proto, []byte("HTTP/")) {
-		return false
+		return -1
 	}
-	r.head = head
-	return fields(head[i+2:], func(name, v []byte) bool {
-		switch {
-		case nameIs(name, "Host"):
-			r.host = v
-			r.hosts++
-		case nameIs(name, "Upgrade"):
-			r.upgrade = r.upgrade || hasToken(v, "websocket")
-		case nameIs(name, "Connection"):
-			r.connection = r.connection || hasToken(v, "upgrade")
-		case nameIs(name, "Sec-WebSocket-Key"):
-			r.key = v
-			r.keys++
-		case nameIs(name, "Sec-WebSocket-Version"):
-			r.version = v
-		case nameIs(name, "Origin"):
-			r.origin = v
-		case nameIs(name, "Sec-WebSocket-Protocol"):
-			r.protocols.add(v)
-		case nameIs(name, "Sec-WebSocket-Extensions"):
-			r.extensions.add(v)
-		case nameIs(name, "Content-Length"):
-			r.body = r.body || !zeroLength(v)
-		case nameIs(name, "Transfer-Encoding"):
-			r.body = true
-		}
+	n := scanFields(b[i+1:], func(name, v []byte) bool {
+		r.field(name, v)
 		return true
 	})
+	if n <= 0 {
+		return n
+	}
+	r.head = b[:i+1+n]
+	return len(r.head)
+}
+
+// field records a request field the handshake uses: the length of the
+// name picks the one or two names it can be.
+func (r *request) field(name, v []byte) {
+	switch len(name) {
+	case 4:
+		if foldIs(name, "host") {
+			r.host = v
+			r.hosts++
+		}
+	case 6:
+		if foldIs(name, "origin") {
+			r.origin = v
+		}
+	case 7:
+		if foldIs(name, "upgrade") {
+			r.upgrade = r.upgrade || hasToken(v, "websocket")
+		}
+	case 10:
+		if foldIs(name, "connection") {
+			r.connection = r.connection || hasToken(v, "upgrade")
+		}
+	case 14:
+		if foldIs(name, "content-length") {
+			r.body = r.body || !zeroLength(v)
+		}
+	case 17:
+		if foldIs(name, "sec-websocket-key") {
+			r.key = v
+			r.keys++
+		} else if foldIs(name, "transfer-encoding") {
+			r.body = true
+		}
+	case 21:
+		if foldIs(name, "sec-websocket-version") {
+			r.version = v
+		}
+	case 22:
+		if foldIs(name, "sec-websocket-protocol") {
+			r.protocols.add(v)
+		}
+	case 24:
+		if foldIs(name, "sec-websocket-extensions") {
+			r.extensions.add(v)
+		}
+	}
 }
 
 // zeroLength reports whether a Content-Length value is 0: one or more
@@ -362,18 +483,9 @@ func validFieldValue[T string | []byte](s T) bool {
 }
 
 // validValueBytes is validFieldValue for the parser, eight bytes at a
-// time: a word holding a byte below 0x20 or equal to 0x7f (SWAR "has
-// less than" and "has zero") is checked byte by byte.
+// time (ctlIndex).
 func validValueBytes(b []byte) bool {
-	i := 0
-	for ; i+8 <= len(b); i += 8 {
-		x := binary.LittleEndian.Uint64(b[i:])
-		d := x ^ 0x7f7f7f7f7f7f7f7f
-		if ((x-0x2020202020202020)&^x|(d-0x0101010101010101)&^d)&0x8080808080808080 != 0 {
-			break
-		}
-	}
-	return validFieldValue(b[i:])
+	return ctlIndex(b) == len(b)
 }
 
 // appendRequest appends the head of an upgrade request for resource on

@@ -2,8 +2,10 @@ package micro
 
 import (
 	"fmt"
+	"net"
 	"testing"
 
+	dws "github.com/dillgo/ws"
 	"github.com/gobwas/ws"
 
 	"github.com/dillgo/ws/bench/internal/libs"
@@ -125,6 +127,52 @@ func BenchmarkHandshake(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkHandshakeWS measures ws's other server handshakes over the same
+// MemConn as BenchmarkHandshake: "accept" is AttachServer without Storage
+// (the loopback handshake benchmark's ws), "upgrade" is ws.Upgrade on a
+// request read by libs.ReadRequest, the shim gorilla and coder get.
+func BenchmarkHandshakeWS(b *testing.B) {
+	l, err := libs.Get("ws")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, v := range []struct {
+		name string
+		fn   func(net.Conn, libs.Opts) (libs.Conn, error)
+	}{{"accept", l.AcceptFunc()}, {"upgrade", upgradeServer}} {
+		b.Run(v.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				m := &wire.MemConn{Pre: wire.Request}
+				c, err := v.fn(m, libs.Opts{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				c.Close()
+			}
+		})
+	}
+}
+
+// upgradeServer is ws's server side through net/http's Upgrade.
+func upgradeServer(u net.Conn, _ libs.Opts) (libs.Conn, error) {
+	w, r, err := libs.ReadRequest(u)
+	if err != nil {
+		return nil, err
+	}
+	c, err := dws.Upgrade(w, r, dws.Binary)
+	if err != nil {
+		return nil, err
+	}
+	return closer{c}, nil
+}
+
+type closer struct{ c *dws.Conn }
+
+func (c closer) Send([]byte) error                     { return nil }
+func (c closer) Serve([]byte, func([]byte) bool) error { return nil }
+func (c closer) Close() error                          { return c.c.Close() }
 
 func BenchmarkMask(b *testing.B) {
 	impls := []struct {
