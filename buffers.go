@@ -1,6 +1,10 @@
 package ws
 
-import "sync"
+import (
+	"context"
+	"sync"
+	"time"
+)
 
 // Buffers of connections attached without Storage come from pools and are
 // held only while an operation needs them, so that an idle connection
@@ -34,6 +38,54 @@ func (c *Conn) fillSmall() error {
 		err = readErr(err)
 	}
 	smallPool.Put(s)
+	return err
+}
+
+// awaitIdle is where an idle pooled connection (no read buffer, so
+// nothing buffered) waits in Recv, MRecv, one-buffer RecvV and MRecvV, and
+// Reader when ctx can never end. The callers call it for pooled connections
+// only, before their fast path. It is a leaf one call below them, so that
+// a goroutine parked there stays within its initial 2 KiB stack: the
+// general path below recvv is several frames deeper, and a goroutine
+// whose stack grew past 2 KiB keeps the larger stack while parked (and
+// raises the starting size of new goroutines, which follows the average
+// stack in use). The bytes that arrive are moved into a read buffer and
+// the caller's fast or general path receives them as usual. Anything else
+// (a read buffer already held, a ctx that can end, an open message, a
+// closed or failed connection, another receiver) returns nil at once for
+// the caller's paths to handle. A failed read returns its error with the
+// receive side still held: the caller hands it to recvFailed.
+func (c *Conn) awaitIdle(ctx context.Context) error {
+	in := &c.in
+	if ctx.Done() != nil || !in.busy.CompareAndSwap(false, true) {
+		return nil
+	}
+	if in.buf != nil || in.msg.op != 0 || in.err != nil ||
+		c.closed.Load() || in.peer.rec.Load() != nil || c.kaFailed.Load() {
+		in.busy.Store(false)
+		return nil
+	}
+	if in.dl.at != 0 || in.dl.dirty.Load() {
+		c.setReadDeadline(time.Time{}) // as armRead: clear what an earlier call left
+	}
+	s := smallPool.Get().(*[smallRead]byte)
+	n, err := c.u.Read(s[:])
+	if n > 0 {
+		c.takeReadBuf()
+		in.r, in.w = 0, copy(in.buf, s[:n])
+		in.busy.Store(false)
+		smallPool.Put(s)
+		return nil
+	}
+	smallPool.Put(s)
+	return readErr(err)
+}
+
+// recvFailed reports the failed read of awaitIdle, as the receive call
+// would have, and frees the receive side.
+func (c *Conn) recvFailed(ctx context.Context, op string, err error) error {
+	err = c.recvError(ctx, op, err)
+	c.leaveRecv()
 	return err
 }
 

@@ -28,11 +28,24 @@ import (
 //   - ErrBusy if another goroutine is receiving; net.ErrClosed after Close
 //     or Detach.
 func (c *Conn) Recv(ctx context.Context, p []byte) (int, Flags, error) {
+	if c.pooled {
+		if err := c.awaitIdle(ctx); err != nil {
+			return 0, 0, c.recvFailed(ctx, "recv", err)
+		}
+	}
 	if n, f, err, ok := c.recvFast(ctx, "recv", p, false); ok {
 		return n, f, err
 	}
+	return c.recv1(ctx, "recv", false, p)
+}
+
+// recv1 is recvv with one buffer, out of line so that the callers' frames
+// stay small (see awaitIdle).
+//
+//go:noinline
+func (c *Conn) recv1(ctx context.Context, op string, typed bool, p []byte) (int, Flags, error) {
 	bufs := [1][]byte{p}
-	return c.recvv(ctx, "recv", false, bufs[:])
+	return c.recvv(ctx, op, typed, bufs[:])
 }
 
 // RecvV receives one whole message scattered over bufs, like libdill's
@@ -41,6 +54,11 @@ func (c *Conn) Recv(ctx context.Context, p []byte) (int, Flags, error) {
 // came from Skip with an out-of-range length.
 func (c *Conn) RecvV(ctx context.Context, bufs ...[]byte) (int, Flags, error) {
 	if len(bufs) == 1 && skipKind(bufs[0]) == 0 {
+		if c.pooled {
+			if err := c.awaitIdle(ctx); err != nil {
+				return 0, 0, c.recvFailed(ctx, "recvv", err)
+			}
+		}
 		if n, f, err, ok := c.recvFast(ctx, "recvv", bufs[0], false); ok {
 			return n, f, err
 		}
@@ -53,17 +71,26 @@ func (c *Conn) RecvV(ctx context.Context, bufs ...[]byte) (int, Flags, error) {
 // fails with ErrProto and stays queued: Recv or Reader can still take it.
 // See Recv.
 func (c *Conn) MRecv(ctx context.Context, p []byte) (int, error) {
+	if c.pooled {
+		if err := c.awaitIdle(ctx); err != nil {
+			return 0, c.recvFailed(ctx, "mrecv", err)
+		}
+	}
 	if n, _, err, ok := c.recvFast(ctx, "mrecv", p, true); ok {
 		return n, err
 	}
-	bufs := [1][]byte{p}
-	n, _, err := c.recvv(ctx, "mrecv", true, bufs[:])
+	n, _, err := c.recv1(ctx, "mrecv", true, p)
 	return n, err
 }
 
 // MRecvV is MRecv scattered over bufs, like libdill's mrecvl. See RecvV.
 func (c *Conn) MRecvV(ctx context.Context, bufs ...[]byte) (int, error) {
 	if len(bufs) == 1 && skipKind(bufs[0]) == 0 {
+		if c.pooled {
+			if err := c.awaitIdle(ctx); err != nil {
+				return 0, c.recvFailed(ctx, "mrecvv", err)
+			}
+		}
 		if n, _, err, ok := c.recvFast(ctx, "mrecvv", bufs[0], true); ok {
 			return n, err
 		}

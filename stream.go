@@ -17,6 +17,11 @@ import (
 // Errors: as Recv. While a Read is in progress, other receive calls fail
 // with ErrBusy.
 func (c *Conn) Reader(ctx context.Context) (Flags, io.Reader, error) {
+	if c.pooled {
+		if err := c.awaitIdle(ctx); err != nil { // buffers.go
+			return 0, nil, c.recvFailed(ctx, "reader", err)
+		}
+	}
 	if err := c.enterRecv(ctx, "reader"); err != nil {
 		return 0, nil, err
 	}

@@ -36,6 +36,8 @@ command -v nats-server >/dev/null
 step "library: go vet and go test -race"
 go vet ./...
 go test -race -count=1 -timeout 10m ./...
+# What -race distorts: goroutine stack sizes (TestIdleRecvStack).
+go test -count=1 -timeout 2m -run '^TestIdleRecvStack$' .
 
 step "the ws tool's demo page in Chromium"
 (cd cmd/ws/demotest && go vet ./... && go test -count=1 -timeout 5m ./...)
