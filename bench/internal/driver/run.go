@@ -64,8 +64,11 @@ func (d *Driver) command(ctx context.Context, a peer.Args, cgOut string) *exec.C
 		args = append([]string{"--tool=callgrind", "--callgrind-out-file=" + cgOut,
 			"--dump-line=no", path}, args...)
 		path = "valgrind"
-		// Async preemption signals trip callgrind's signal bookkeeping.
-		env = append(env, "GOMAXPROCS=1", "GODEBUG=asyncpreemptoff=1")
+		// Async preemption signals trip callgrind's signal bookkeeping, and
+		// valgrind 3.19 does not decode RDTSCP, which Go 1.26's cputicks
+		// uses when CPUID offers it (it does under valgrind on some hosts):
+		// the peer would die of SIGILL.
+		env = append(env, "GOMAXPROCS=1", "GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off")
 	}
 	cmd := exec.CommandContext(ctx, path, args...)
 	cmd.Env = append(os.Environ(), env...)
