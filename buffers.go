@@ -20,6 +20,12 @@ var (
 	ctlPool   = sync.Pool{New: func() any { return new([maxCtlFrame]byte) }}
 )
 
+// maskBufSize is the size of the buffers a client without Storage masks
+// a large frame through: a 64 KiB payload and its header in one write.
+const maskBufSize = 64<<10 + maxHeader
+
+var maskPool = sync.Pool{New: func() any { return new([maskBufSize]byte) }}
+
 // smallRead is the size of the buffer an idle receive waits on.
 const smallRead = 128
 

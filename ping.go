@@ -12,35 +12,47 @@ import (
 	"time"
 )
 
-// event is a one-shot signal that goroutines wait on with a ctx.
+// event is a one-shot signal that goroutines wait on with a ctx: one
+// word, nil until someone waits or it fires, then the channel waiters
+// get, closed when it fired (firedChan if nobody waited before).
 type event struct {
-	mu   sync.Mutex
-	done bool
-	ch   chan struct{}
+	ch atomic.Pointer[chan struct{}]
 }
 
+// firedChan is the closed channel of an event that fired before anyone
+// waited.
+var firedChan = func() *chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return &ch
+}()
+
 func (e *event) fire() {
-	e.mu.Lock()
-	if !e.done {
-		e.done = true
-		if e.ch != nil {
-			close(e.ch)
+	for {
+		old := e.ch.Load()
+		if old == firedChan {
+			return
+		}
+		if e.ch.CompareAndSwap(old, firedChan) {
+			if old != nil {
+				close(*old)
+			}
+			return
 		}
 	}
-	e.mu.Unlock()
 }
 
 // wait returns a channel closed once the event fired.
 func (e *event) wait() <-chan struct{} {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.ch == nil {
-		e.ch = make(chan struct{})
-		if e.done {
-			close(e.ch)
+	for {
+		if old := e.ch.Load(); old != nil {
+			return *old
+		}
+		ch := make(chan struct{})
+		if e.ch.CompareAndSwap(nil, &ch) {
+			return ch
 		}
 	}
-	return e.ch
 }
 
 // pingState is the Ping in progress: the payload it waits for and the

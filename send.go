@@ -253,8 +253,8 @@ func (c *Conn) writeCompressed(ctx context.Context, fin bool, rsv, op byte, bufs
 
 // writeLocked writes one frame. Caller holds the frame lock. Small
 // payloads are gathered with the header in the write buffer and written
-// at once; larger ones go out with writev on a server and masked through
-// the write buffer on a client.
+// at once; larger ones go out with writev on a server, and masked through
+// a pooled 64 KiB buffer (with Storage, the write buffer) on a client.
 func (c *Conn) writeLocked(fin bool, rsv, op byte, bufs [][]byte, n int) (int64, error) {
 	s := &c.out
 	if n <= len(s.buf)-maxHeader {
@@ -264,27 +264,34 @@ func (c *Conn) writeLocked(fin bool, rsv, op byte, bufs [][]byte, n int) (int64,
 		}
 		return c.writeStaged(fin, rsv, op, n)
 	}
-	var key uint32
 	if c.client {
-		key = newMaskKey()
+		key := newMaskKey()
+		if c.pooled {
+			// A connection without Storage masks through a pooled
+			// 64 KiB buffer, so that a frame of up to 64 KiB leaves in
+			// one write (four or more through the write buffer).
+			mb := maskPool.Get().(*[maskBufSize]byte)
+			hl := putHeader(mb[:], fin, rsv, op, n, true, key)
+			written, err := c.writeMasked(mb[:], hl, bufs, key)
+			maskPool.Put(mb)
+			return written, err
+		}
+		hl := putHeader(s.buf, fin, rsv, op, n, true, key)
+		return c.writeMasked(s.buf, hl, bufs, key)
 	}
-	hl := putHeader(s.hbuf[:], fin, rsv, op, n, c.client, key)
-	if c.client {
-		return c.writeMasked(hl, bufs, key)
-	}
-	s.vec = append(append(s.vec[:0], s.hbuf[:hl]), bufs...)
-	s.nb = s.vec
-	written, err := s.nb.WriteTo(c.u)
-	clear(s.vec)
-	s.nb = nil
+	g := s.gatherScratch()
+	hl := putHeader(g.hbuf[:], fin, rsv, op, n, false, 0)
+	g.vec = append(append(g.vec[:0], g.hbuf[:hl]), bufs...)
+	g.nb = g.vec
+	written, err := g.nb.WriteTo(c.u)
+	clear(g.vec)
+	g.nb = nil
 	return written, err
 }
 
-// writeMasked writes the header in hbuf[:hl] and the masked payload
+// writeMasked writes the header in buf[:off] and the masked payload
 // through buf, one buffer-full at a time.
-func (c *Conn) writeMasked(hl int, bufs [][]byte, key uint32) (int64, error) {
-	buf := c.out.buf
-	off := copy(buf, c.out.hbuf[:hl])
+func (c *Conn) writeMasked(buf []byte, off int, bufs [][]byte, key uint32) (int64, error) {
 	pos := 0
 	var written int64
 	for _, b := range bufs {
@@ -452,12 +459,12 @@ func (c *Conn) writeBufs(bufs [][]byte) (int64, error) {
 		m, err := c.u.Write(bufs[0])
 		return int64(m), err
 	}
-	s := &c.out
-	s.vec = append(s.vec[:0], bufs...)
-	s.nb = s.vec
-	written, err := s.nb.WriteTo(c.u)
-	clear(s.vec)
-	s.nb = nil
+	g := c.out.gatherScratch()
+	g.vec = append(g.vec[:0], bufs...)
+	g.nb = g.vec
+	written, err := g.nb.WriteTo(c.u)
+	clear(g.vec)
+	g.nb = nil
 	return written, err
 }
 

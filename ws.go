@@ -205,18 +205,34 @@ type sendHalf struct {
 	zw   *deflater           // permessage-deflate, nil unless agreed
 
 	lock      frameLock
-	err       error           // sticky failure of the send side (lock)
-	done      bool            // our close frame was sent (lock)
-	closeSent atomic.Bool     // done, readable without the lock
-	dl        halfDeadline    // write deadline set on u (lock)
-	hbuf      [maxHeader]byte // headers of writev frames (lock)
-	vec       [][]byte
-	nb        net.Buffers
+	err       error          // sticky failure of the send side (lock)
+	done      bool           // our close frame was sent (lock)
+	closeSent atomic.Bool    // done, readable without the lock
+	dl        halfDeadline   // write deadline set on u (lock)
+	gather    *gatherScratch // writev state, from the first writev on (lock)
 
 	// Control frames waiting for the frame lock: set by a receive or the
 	// keepalive that found it held, written by the holder before it lets
 	// go (flushPending).
 	pending pendingControl
+}
+
+// gatherScratch is what a writev of several buffers needs (a frame too
+// large for the write buffer, the Hub's coalesced frames): allocated on a
+// connection's first such write and kept, so that a connection that never
+// makes one does not carry it.
+type gatherScratch struct {
+	hbuf [maxHeader]byte // the header of a large frame
+	vec  [][]byte        // backing of nb, kept between writes
+	nb   net.Buffers     // consumed by WriteTo
+}
+
+// gatherScratch returns the writev state. Caller holds the frame lock.
+func (s *sendHalf) gatherScratch() *gatherScratch {
+	if s.gather == nil {
+		s.gather = new(gatherScratch)
+	}
+	return s.gather
 }
 
 // connMeta is what the handshake learned.
