@@ -102,6 +102,10 @@ const (
 	watchArmed          // epoll owns it: the next readiness report hands it to a worker
 )
 
+// wakeID is the epoll id of the pipe that wakes the loop at Close; no
+// watch gets it.
+const wakeID = ^uint64(0)
+
 // job is work for a poller's worker.
 type job struct {
 	w    *watch

@@ -1,6 +1,7 @@
 package ws
 
 import (
+	"os"
 	"syscall"
 )
 
@@ -11,24 +12,40 @@ import (
 // Go's own netpoller keeps its registration of the same descriptor: the
 // receive calls of onReadable read through the net.Conn as always. A pipe
 // wakes the waiting loop at Close.
+//
+// The epoll descriptor is itself non-blocking and registered with Go's
+// netpoller (an epoll set is readable while it has readiness to report):
+// the loop harvests reports with a zero timeout and parks its goroutine
+// in the runtime when there are none, as a socket read does, instead of
+// holding a thread in a blocking epoll_wait that the scheduler must
+// hand its P away from and back to on every wake-up.
 type epoll struct {
 	fd   int
-	wake [2]int // pipe: wake[0] registered, wake[1] written by Close
+	f    *os.File        // fd, in Go's netpoller; closing it closes fd
+	rc   syscall.RawConn // f's, for the loop's waits
+	wake [2]int          // pipe: wake[0] registered, wake[1] written by Close
 }
 
-const (
-	epollArmed = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT
-	wakeID     = ^uint64(0)
-)
+const epollArmed = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT
 
 func newEpoll() (*epoll, error) {
 	fd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, err
 	}
-	e := &epoll{fd: fd}
-	if err := syscall.Pipe2(e.wake[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
+	if err := syscall.SetNonblock(fd, true); err != nil {
 		syscall.Close(fd)
+		return nil, err
+	}
+	e := &epoll{fd: fd, f: os.NewFile(uintptr(fd), "epoll")}
+	rc, err := e.f.SyscallConn()
+	if err != nil {
+		e.f.Close()
+		return nil, err
+	}
+	e.rc = rc
+	if err := syscall.Pipe2(e.wake[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
+		e.f.Close()
 		return nil, err
 	}
 	ev := eventFor(wakeID, syscall.EPOLLIN)
@@ -68,16 +85,22 @@ func (e *epoll) arm(w *watch) error { return e.ctl(w, syscall.EPOLL_CTL_MOD, epo
 // del removes w; a closed descriptor has already left the set.
 func (e *epoll) del(w *watch) { e.ctl(w, syscall.EPOLL_CTL_DEL, 0) }
 
-// run reports the id of every readiness until wakeUp; it blocks one
-// thread in epoll_wait.
+// run reports the id of every readiness until wakeUp. Between reports
+// its goroutine waits in the netpoller for the epoll set to be readable.
 func (e *epoll) run(ready func(id uint64)) {
 	var events [256]syscall.EpollEvent
 	for {
-		n, err := syscall.EpollWait(e.fd, events[:], -1)
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
+		var n int
+		var err error
+		rerr := e.rc.Read(func(fd uintptr) bool {
+			for {
+				n, err = syscall.EpollWait(int(fd), events[:], 0)
+				if err != syscall.EINTR {
+					return n > 0 || err != nil
+				}
+			}
+		})
+		if rerr != nil || err != nil {
 			return
 		}
 		for i := range events[:n] {
@@ -97,5 +120,31 @@ func (e *epoll) wakeUp() { syscall.Write(e.wake[1], []byte{1}) }
 func (e *epoll) close() {
 	syscall.Close(e.wake[0])
 	syscall.Close(e.wake[1])
-	syscall.Close(e.fd)
+	e.f.Close()
+}
+
+// readNow reads what the socket under rc holds into b with one
+// non-blocking read(2) that never waits: n bytes, or again when there was
+// nothing after all (EAGAIN), or the read's failure (n == 0 with no error
+// is the end of the stream).
+func readNow(rc syscall.RawConn, b []byte) (n int, again bool, err error) {
+	var rerr error
+	cerr := rc.Read(func(fd uintptr) bool {
+		for {
+			n, rerr = syscall.Read(int(fd), b)
+			if rerr != syscall.EINTR {
+				return true
+			}
+		}
+	})
+	if cerr != nil {
+		return 0, false, cerr
+	}
+	if rerr == syscall.EAGAIN {
+		return 0, true, nil
+	}
+	if n < 0 {
+		n = 0
+	}
+	return n, false, rerr
 }

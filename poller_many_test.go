@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -22,10 +21,9 @@ func manyConns(t testing.TB) int {
 	if testing.Short() {
 		n = 1000
 	}
-	var lim syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) == nil {
-		if room := (int(lim.Cur) - 512) / 2; room < n {
-			t.Logf("RLIMIT_NOFILE %d: %d connections instead of %d", lim.Cur, room, n)
+	if lim := fdLimit(); lim > 0 {
+		if room := (lim - 512) / 2; room < n {
+			t.Logf("RLIMIT_NOFILE %d: %d connections instead of %d", lim, room, n)
 			n = room
 		}
 	}

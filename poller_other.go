@@ -2,7 +2,10 @@
 
 package ws
 
-import "errors"
+import (
+	"errors"
+	"syscall"
+)
 
 // epoll exists on Linux only: elsewhere every watched connection has its
 // fallback goroutine.
@@ -17,3 +20,6 @@ func (e *epoll) del(w *watch)        {}
 func (e *epoll) run(func(id uint64)) {}
 func (e *epoll) wakeUp()             {}
 func (e *epoll) close()              {}
+
+// readNow is never called without epoll.
+func readNow(rc syscall.RawConn, b []byte) (int, bool, error) { return 0, false, errNoEpoll }

@@ -440,3 +440,80 @@ func (p *Poller) watched() int {
 	}
 	return n
 }
+
+// TestPollerAbruptEnd: a watched connection whose peer's socket ends
+// without a close frame while it is parked: after a FIN, after an RST,
+// and in the middle of a message (a whole frame header and part of the
+// payload, then the FIN). The bytes that came are never delivered as a
+// message: onReadable's receive gets ErrConnReset, and the poller closes
+// the connection.
+func TestPollerAbruptEnd(t *testing.T) {
+	p := newTestPoller(t, 2)
+	for _, tc := range []struct {
+		name string
+		end  func(peer *rawPeer)
+	}{
+		{"fin", func(peer *rawPeer) { peer.c.Close() }},
+		{"rst", func(peer *rawPeer) {
+			peer.c.(*net.TCPConn).SetLinger(0)
+			peer.c.Close()
+		}},
+		{"mid-message", func(peer *rawPeer) {
+			wire := peer.frame(true, opBinary, pattern(3000))
+			if _, err := peer.c.Write(wire[:1500]); err != nil {
+				t.Error(err)
+			}
+			time.Sleep(20 * time.Millisecond) // parked with the part buffered
+			peer.c.Close()
+		}},
+		{"mid-header", func(peer *rawPeer) {
+			wire := peer.frame(true, opBinary, pattern(300))
+			if _, err := peer.c.Write(wire[:3]); err != nil {
+				t.Error(err)
+			}
+			time.Sleep(20 * time.Millisecond)
+			peer.c.Close()
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			type result struct {
+				n   int
+				err error
+			}
+			got := make(chan result, 8)
+			c, peer := watchedRaw(t, p, nil, func(c *Conn) {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				n, _, err := c.Recv(ctx, make([]byte, 8192))
+				got <- result{n, err}
+			})
+			// One whole message first: the connection was served and
+			// parked again before it ends.
+			msg := pattern(100)
+			peer.send(true, opBinary, msg)
+			select {
+			case r := <-got:
+				if r.err != nil || r.n != len(msg) {
+					t.Fatalf("first message: %d bytes, %v", r.n, r.err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("first message never reached onReadable")
+			}
+			tc.end(peer)
+			select {
+			case r := <-got:
+				if !errors.Is(r.err, ErrConnReset) {
+					t.Fatalf("after the end: %d bytes, err %v, want ErrConnReset", r.n, r.err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the end never reached onReadable")
+			}
+			waitFor(t, func() bool { return c.closed.Load() })
+			select {
+			case r := <-got:
+				t.Fatalf("onReadable called again after the end: %d bytes, %v", r.n, r.err)
+			case <-time.After(50 * time.Millisecond):
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"os"
+	"syscall"
 	"time"
 )
 
@@ -22,7 +23,7 @@ type parkMode uint8
 const (
 	parkScan  parkMode = iota // after onReadable (or at Watch), plain socket: only what is buffered
 	parkProbe                 // the same, and what a TLS conn decrypted or buffered: never waits
-	parkEvent                 // the socket is readable: one read, bounded by gatherWait
+	parkEvent                 // the socket is readable: one read (plain socket: non-blocking, parkNow; TLS: bounded by gatherWait)
 	parkBlock                 // fallback: one read, waiting as long as it takes
 )
 
@@ -71,6 +72,12 @@ func (c *Conn) park(mode parkMode) parkState {
 	} else if st := c.scanParked(); st != parkWait || mode == parkScan {
 		return st
 	}
+	_, tlsConn := c.u.(*tls.Conn)
+	if mode == parkEvent && !tlsConn {
+		if w := c.pw.Load(); w != nil && w.rc != nil {
+			return c.parkNow(w.rc)
+		}
+	}
 	var dl time.Time
 	switch mode {
 	case parkProbe:
@@ -78,7 +85,6 @@ func (c *Conn) park(mode parkMode) parkState {
 	case parkEvent:
 		dl = time.Now().Add(gatherWait)
 	}
-	_, tlsConn := c.u.(*tls.Conn)
 	for {
 		c.setReadDeadline(dl)
 		if err := c.fill(); err != nil {
@@ -102,6 +108,35 @@ func (c *Conn) park(mode parkMode) parkState {
 		// that cannot be buffered whole, so the loop ends.
 		dl = aLongTimeAgo
 	}
+}
+
+// parkNow is park's read when epoll reported a plain socket readable:
+// one non-blocking read straight from the descriptor (readNow), so no
+// deadline is set and cleared around it, and no read buffer is held when
+// nothing came after all. Anything but bytes (the end of the stream, a
+// failure) is left for onReadable's receive, which meets it through the
+// net.Conn as Recv always does. Caller holds the receive side.
+func (c *Conn) parkNow(rc syscall.RawConn) parkState {
+	in := &c.in
+	c.takeReadBuf()
+	if in.r == in.w {
+		in.r, in.w = 0, 0
+	} else if in.w == len(in.buf) {
+		in.w = copy(in.buf, in.buf[in.r:in.w])
+		in.r = 0
+	}
+	n, again, err := readNow(rc, in.buf[in.w:])
+	if again && n == 0 {
+		return parkWait
+	}
+	if n == 0 || err != nil {
+		return parkReady
+	}
+	in.w += n
+	if in.msg.op != 0 || in.frame.left != 0 {
+		return parkReady
+	}
+	return c.scanParked()
 }
 
 // scanParked consumes the pings and pongs buffered before the next

@@ -35,6 +35,12 @@ command -v nats-server >/dev/null
 
 step "library: go vet and go test -race"
 go vet ./...
+# The library (tests included) and the tool build on the systems without
+# epoll, where the Poller falls back to a goroutine per connection.
+for goos in darwin windows freebsd; do
+	GOOS=$goos go vet .
+	GOOS=$goos go build -o /dev/null ./cmd/ws
+done
 go test -race -count=1 -timeout 10m ./...
 # What -race distorts: goroutine stack sizes (TestIdleRecvStack).
 go test -count=1 -timeout 2m -run '^TestIdleRecvStack$' .

@@ -23,6 +23,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,6 +40,10 @@ import (
 
 // Env marks a process started as the measured server.
 const Env = "WSBENCH_IDLELOAD_SERVER"
+
+// ProfileEnv, when set to a path, makes every server process write a CPU
+// profile of its run to that path plus "." and the server's name.
+const ProfileEnv = "WSBENCH_IDLELOAD_CPUPROFILE"
 
 // Libs are the measured servers.
 var Libs = []string{"ws-poller", "ws-goroutine", "nbio", "gobwas-epoll"}
@@ -149,6 +154,16 @@ func ServerMain(lib string, useTLS bool) int {
 		return 1
 	}
 	base := snapshot()
+	if path := os.Getenv(ProfileEnv); path != "" {
+		// A CPU profile of the whole server run (set-up and load), for
+		// finding where a server's time per message goes.
+		if f, err := os.Create(path + "." + lib); err == nil {
+			if pprof.StartCPUProfile(f) == nil {
+				defer pprof.StopCPUProfile()
+			}
+			defer f.Close()
+		}
+	}
 	if serve != nil {
 		go serve()
 	}
