@@ -158,10 +158,10 @@ func ServerMain(lib string, useTLS bool) int {
 		// A CPU profile of the whole server run (set-up and load), for
 		// finding where a server's time per message goes.
 		if f, err := os.Create(path + "." + lib); err == nil {
+			defer f.Close() // after StopCPUProfile has written the profile
 			if pprof.StartCPUProfile(f) == nil {
 				defer pprof.StopCPUProfile()
 			}
-			defer f.Close()
 		}
 	}
 	if serve != nil {
