@@ -187,6 +187,7 @@ func (cfg *Config) attach(ctx context.Context, op string, u net.Conn, flags Flag
 		st.c = Conn{}
 		c = &st.c
 		c.in.buf, c.out.buf = st.rbuf[:], st.wbuf[:]
+		c.out.gather = &st.gather
 	}
 	c.u, c.client, c.typ, c.in.maxMsg = u, client, flags&Text, cfg.maxMessage()
 	return c, nil

@@ -279,14 +279,10 @@ func (c *Conn) writeLocked(fin bool, rsv, op byte, bufs [][]byte, n int) (int64,
 		hl := putHeader(s.buf, fin, rsv, op, n, true, key)
 		return c.writeMasked(s.buf, hl, bufs, key)
 	}
-	g := s.gatherScratch()
+	g := c.gatherScratch()
 	hl := putHeader(g.hbuf[:], fin, rsv, op, n, false, 0)
 	g.vec = append(append(g.vec[:0], g.hbuf[:hl]), bufs...)
-	g.nb = g.vec
-	written, err := g.nb.WriteTo(c.u)
-	clear(g.vec)
-	g.nb = nil
-	return written, err
+	return c.writev(g)
 }
 
 // writeMasked writes the header in buf[:off] and the masked payload
@@ -459,13 +455,9 @@ func (c *Conn) writeBufs(bufs [][]byte) (int64, error) {
 		m, err := c.u.Write(bufs[0])
 		return int64(m), err
 	}
-	g := c.out.gatherScratch()
+	g := c.gatherScratch()
 	g.vec = append(g.vec[:0], bufs...)
-	g.nb = g.vec
-	written, err := g.nb.WriteTo(c.u)
-	clear(g.vec)
-	g.nb = nil
-	return written, err
+	return c.writev(g)
 }
 
 // byteRange returns the bytes [from, to) of the concatenation of bufs.

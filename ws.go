@@ -3,6 +3,7 @@ package ws
 import (
 	"net"
 	"strconv"
+	"sync"
 	"sync/atomic"
 )
 
@@ -126,9 +127,10 @@ const (
 // be reused or freed until the connection is closed or detached. The zero
 // value is ready to use.
 type Storage struct {
-	c    Conn
-	rbuf [readBufSize]byte
-	wbuf [writeBufSize]byte
+	c      Conn
+	rbuf   [readBufSize]byte
+	wbuf   [writeBufSize]byte
+	gather gatherScratch
 }
 
 // Conn is a WebSocket connection attached to an underlying bytestream,
@@ -209,7 +211,7 @@ type sendHalf struct {
 	done      bool           // our close frame was sent (lock)
 	closeSent atomic.Bool    // done, readable without the lock
 	dl        halfDeadline   // write deadline set on u (lock)
-	gather    *gatherScratch // writev state, from the first writev on (lock)
+	gather    *gatherScratch // the Storage's writev state; nil: from gatherPool (lock)
 
 	// Control frames waiting for the frame lock: set by a receive or the
 	// keepalive that found it held, written by the holder before it lets
@@ -218,21 +220,37 @@ type sendHalf struct {
 }
 
 // gatherScratch is what a writev of several buffers needs (a frame too
-// large for the write buffer, the Hub's coalesced frames): allocated on a
-// connection's first such write and kept, so that a connection that never
-// makes one does not carry it.
+// large for the write buffer, the Hub's coalesced frames). A connection
+// without Storage takes it from gatherPool for the write and gives it
+// back after, so that it keeps none between writes; one with Storage has
+// its own there, so that its writes never allocate.
 type gatherScratch struct {
 	hbuf [maxHeader]byte // the header of a large frame
 	vec  [][]byte        // backing of nb, kept between writes
 	nb   net.Buffers     // consumed by WriteTo
 }
 
-// gatherScratch returns the writev state. Caller holds the frame lock.
-func (s *sendHalf) gatherScratch() *gatherScratch {
-	if s.gather == nil {
-		s.gather = new(gatherScratch)
+var gatherPool = sync.Pool{New: func() any { return new(gatherScratch) }}
+
+// gatherScratch returns the writev state for one write, given back by
+// writev. Caller holds the frame lock.
+func (c *Conn) gatherScratch() *gatherScratch {
+	if g := c.out.gather; g != nil {
+		return g
 	}
-	return s.gather
+	return gatherPool.Get().(*gatherScratch)
+}
+
+// writev writes g.vec with one writev and gives g back.
+func (c *Conn) writev(g *gatherScratch) (int64, error) {
+	g.nb = g.vec
+	written, err := g.nb.WriteTo(c.u)
+	clear(g.vec)
+	g.vec, g.nb = g.vec[:0], nil
+	if g != c.out.gather {
+		gatherPool.Put(g)
+	}
+	return written, err
 }
 
 // connMeta is what the handshake learned.

@@ -45,6 +45,11 @@ const Env = "WSBENCH_IDLELOAD_SERVER"
 // profile of its run to that path plus "." and the server's name.
 const ProfileEnv = "WSBENCH_IDLELOAD_CPUPROFILE"
 
+// HeapProfileEnv, when set to a path, makes every server process write a
+// heap profile at each snapshot, to that path plus "." the server's name
+// "." and the snapshot's number (1: fresh, 2: after traffic).
+const HeapProfileEnv = "WSBENCH_IDLELOAD_HEAPPROFILE"
+
 // Libs are the measured servers.
 var Libs = []string{"ws-poller", "ws-goroutine", "nbio", "gobwas-epoll"}
 
@@ -106,6 +111,9 @@ var ready atomic.Int64
 // (wait until N connections are set up, print a Snap as JSON) until
 // stdin closes.
 func ServerMain(lib string, useTLS bool) int {
+	if os.Getenv(HeapProfileEnv) != "" {
+		runtime.MemProfileRate = 1 // every allocation, for exact per-connection figures
+	}
 	nofile := RaiseNoFile()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -169,6 +177,7 @@ func ServerMain(lib string, useTLS bool) int {
 	}
 	fmt.Println("ADDR", ln.Addr().String())
 	sc := bufio.NewScanner(os.Stdin)
+	snaps := 0
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
 		if len(f) != 2 || f[0] != "snap" {
@@ -187,6 +196,13 @@ func ServerMain(lib string, useTLS bool) int {
 		s.Stack -= base.Stack
 		s.Goroutines -= base.Goroutines
 		s.NoFile = nofile
+		if path := os.Getenv(HeapProfileEnv); path != "" {
+			snaps++
+			if f, err := os.Create(fmt.Sprintf("%s.%s.%d", path, lib, snaps)); err == nil {
+				pprof.Lookup("heap").WriteTo(f, 0)
+				f.Close()
+			}
+		}
 		b, _ := json.Marshal(s)
 		fmt.Println("SNAP", string(b))
 	}
