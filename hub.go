@@ -75,6 +75,11 @@ type HubConfig struct {
 	// writer goroutine and should return quickly; it must not call the
 	// hub's Remove or Shutdown for that connection.
 	OnSlow func(c *Conn, reason string)
+
+	// grace bounds, for a slow connection, finishing the frame cut short
+	// and then writing the close frame (each). Zero: controlTimeout, as
+	// documented at SlowDisconnect; tests on a loaded machine lengthen it.
+	grace time.Duration
 }
 
 // SlowPolicy says what a Hub does with a connection that falls behind.
@@ -143,6 +148,9 @@ func NewHub(cfg *HubConfig) (*Hub, error) {
 	if c.CloseCode == 0 {
 		c.CloseCode = StatusPolicyViolation
 	}
+	if c.grace <= 0 {
+		c.grace = controlTimeout
+	}
 	return h, nil
 }
 
@@ -163,7 +171,7 @@ func (h *Hub) Add(c *Conn) error {
 		return newError("hub add", ErrInvalid, detail("connection already in the hub"))
 	}
 	mb := &member{c: c, wake: make(chan struct{}, 1), exited: make(chan struct{}),
-		onSlow: h.cfg.OnSlow, maxLag: h.cfg.MaxLag, publishing: &h.publishing}
+		onSlow: h.cfg.OnSlow, maxLag: h.cfg.MaxLag, grace: h.cfg.grace, publishing: &h.publishing}
 	mb.cut = mb.cutShort
 	h.members[c] = mb
 	h.list.Store(nil)

@@ -32,6 +32,7 @@ type member struct {
 	spare    []entry
 	notified bool // OnSlow was called
 	maxLag   time.Duration
+	grace    time.Duration // HubConfig.grace
 	bufs     [][]byte
 	ends     []int
 }
@@ -225,7 +226,7 @@ func (h *Hub) write(mb *member, batch []entry) error {
 		if h.cfg.Policy == SlowDisconnect {
 			dl = h.epoch.Add(batch[i].t + h.cfg.MaxLag)
 		}
-		n, err := mb.c.sendFrames(dl, &mb.halt, mb.bufs, mb.ends, mb.cut)
+		n, err := mb.c.sendFrames(dl, &mb.halt, mb.bufs, mb.ends, mb.cut, mb.grace)
 		clear(mb.bufs)
 		h.writes.Add(1)
 		h.sent.Add(uint64(n))
@@ -332,7 +333,7 @@ func (h *Hub) finish(mb *member, st memberState) {
 		mb.notify()
 		h.disconnected.Add(1)
 		mb.err = newError("hub", ErrPipe, detail(mb.reason))
-		ctx, cancel := context.WithTimeout(context.Background(), controlTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), mb.grace)
 		mb.c.Done(ctx, h.cfg.CloseCode, mb.reason)
 		cancel()
 		mb.c.Close()

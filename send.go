@@ -395,13 +395,13 @@ func (c *Conn) writeEncoded(ctx context.Context, frame []byte) error {
 // the frame lock; pending control frames go out first. The write deadline
 // is dl (zero: none); another goroutine cuts the write by setting halt and
 // calling haltWrite. A write cut inside a frame finishes that frame
-// within controlTimeout (after calling cut, which may get the peer to
+// within grace (after calling cut, which may get the peer to
 // read), so that the stream stays at a frame boundary and a close frame
 // can follow. It returns the number of frames written whole
 // and nil, ErrTimedOut (cut by dl or halt: the connection stays usable),
 // or what Send returns for a failed connection (then the send side is
 // broken if a byte went out).
-func (c *Conn) sendFrames(dl time.Time, halt *atomic.Bool, bufs [][]byte, ends []int, cut func()) (int, error) {
+func (c *Conn) sendFrames(dl time.Time, halt *atomic.Bool, bufs [][]byte, ends []int, cut func(), grace time.Duration) (int, error) {
 	for !c.out.busy.CompareAndSwap(false, true) {
 		switch {
 		case c.closed.Load():
@@ -440,7 +440,7 @@ func (c *Conn) sendFrames(dl time.Time, halt *atomic.Bool, bufs [][]byte, ends [
 	}
 	if timeout { // finish the frame cut short
 		cut()
-		c.setWriteDeadline(time.Now().Add(controlTimeout))
+		c.setWriteDeadline(time.Now().Add(grace))
 		if _, err = c.writeBufs(byteRange(bufs, written, int64(ends[n]))); err == nil {
 			return n + 1, newError("", ErrTimedOut, nil)
 		}
