@@ -127,7 +127,8 @@ func (cfg *Config) attachClient(ctx context.Context, op string, u net.Conn, flag
 	if flags&NoHTTP == 0 {
 		c.takeReadBuf()
 		c.takeWriteBuf()
-		err := c.handshakeClient(ctx, cfg, h, cfg.handshakeBound(ctx, time.Now()))
+		bound := cfg.handshakeBound(ctx, time.Now())
+		err := c.guarded(bound, func() error { return c.handshakeClient(ctx, cfg, h, bound) })
 		c.leaveSend()
 		c.leaveRecv()
 		if err != nil {
@@ -328,9 +329,26 @@ func (c *Conn) handshakeClient(ctx context.Context, cfg *Config, h *clientHello,
 func (c *Conn) serve(ctx context.Context, cfg *Config) error {
 	bound := cfg.handshakeBound(ctx, time.Now())
 	c.takeReadBuf()
-	err := c.handshakeServer(ctx, cfg, bound)
+	err := c.guarded(bound, func() error { return c.handshakeServer(ctx, cfg, bound) })
 	c.leaveSend()
 	c.leaveRecv()
+	return err
+}
+
+// guarded runs the handshake hs, bounded by bound (unless it is zero)
+// through the handshake guard rather than socket deadlines (guard.go).
+// A handshake the guard cut is ErrTimedOut.
+func (c *Conn) guarded(bound time.Time, hs func() error) error {
+	if bound.IsZero() {
+		return hs()
+	}
+	slot := guard.watch(c.u, bound)
+	err := hs()
+	if guard.release(slot) {
+		if e, ok := err.(*opError); !ok || e.kind != ErrTimedOut {
+			err = newError("", ErrTimedOut, errHandshakeTimeout)
+		}
+	}
 	return err
 }
 
@@ -429,17 +447,15 @@ func appendHeader(b []byte, cfg *Config) []byte {
 	return appendFields(b, cfg.Header)
 }
 
-// writeHead writes a handshake head with ctx's deadline, or bound if it is
-// not zero (it is then the earlier).
+// writeHead writes a handshake head with ctx's deadline. A non-zero bound
+// (the earlier then) is enforced by the handshake guard around the whole
+// handshake (guarded); here it only names the timeout.
 func (c *Conn) writeHead(ctx context.Context, b []byte, bound time.Time) error {
 	stop, err := c.lockWrite(ctx)
 	if err != nil {
 		return err
 	}
 	defer c.unlockWrite(stop)
-	if !bound.IsZero() {
-		c.setWriteDeadline(bound)
-	}
 	if _, err := c.u.Write(b); err != nil {
 		return c.headError(ctx, err, bound)
 	}
@@ -461,8 +477,9 @@ func (c *Conn) headError(ctx context.Context, err error, bound time.Time) error 
 
 // readHead reads until the read buffer holds a whole HTTP head and returns
 // its length; the bytes after it stay buffered. The buffer grows, up to
-// limit, for a head larger than it. A non-zero bound replaces ctx's
-// deadline (it is then the earlier). scan, if not nil, is a one-pass
+// limit, for a head larger than it. A non-zero bound (the earlier than
+// ctx's deadline then) is enforced by the handshake guard (guarded); here
+// it only names the timeout. scan, if not nil, is a one-pass
 // parser tried on the bytes of the first read (the whole head, as a rule):
 // a length it returns is the head's, and nothing else reads those bytes;
 // if it returns 0 or -1 the head is found by searching for its blank line
@@ -471,9 +488,6 @@ func (c *Conn) headError(ctx context.Context, err error, bound time.Time) error 
 func (c *Conn) readHead(ctx context.Context, limit int, bound time.Time, scan func([]byte) int) (int, error) {
 	stop := c.armRead(ctx)
 	defer c.disarmRead(stop)
-	if !bound.IsZero() {
-		c.setReadDeadline(bound)
-	}
 	scanned := 0
 	for {
 		if scan != nil && c.in.w > 0 {

@@ -214,19 +214,23 @@ func (cfg *Config) switchingDeadline(r *http.Request) time.Time {
 // writeSwitching writes the 101 answer b on the hijacked u, after anything
 // the server had buffered for it, by dl unless it is zero, and leaves u
 // without deadlines.
-func writeSwitching(u net.Conn, brw *bufio.ReadWriter, b []byte, dl time.Time) error {
+func writeSwitching(u net.Conn, brw *bufio.ReadWriter, b []byte, dl time.Time) (err error) {
 	if err := u.SetDeadline(time.Time{}); err != nil {
 		return err
 	}
-	if !dl.IsZero() {
-		u.SetWriteDeadline(dl)
-		defer u.SetWriteDeadline(time.Time{})
+	if !dl.IsZero() { // through the handshake guard, not a socket deadline (guard.go)
+		slot := guard.watch(u, dl)
+		defer func() {
+			if guard.release(slot) && err == nil {
+				err = os.ErrDeadlineExceeded
+			}
+		}()
 	}
 	if brw.Writer.Buffered() > 0 {
 		if err := brw.Writer.Flush(); err != nil {
 			return err
 		}
 	}
-	_, err := u.Write(b)
+	_, err = u.Write(b)
 	return err
 }

@@ -70,6 +70,10 @@ func (d *Driver) command(ctx context.Context, a peer.Args, cgOut string) *exec.C
 		// the peer would die of SIGILL.
 		env = append(env, "GOMAXPROCS=1", "GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off")
 	}
+	if dir := os.Getenv("WSBENCH_STRACE"); dir != "" && cgOut == "" {
+		args = append([]string{"-f", "-c", "-o", filepath.Join(dir, a.Lib+"."+a.Mode+"."+a.Role), path}, args...)
+		path = "strace"
+	}
 	cmd := exec.CommandContext(ctx, path, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.WaitDelay = 2 * time.Second
