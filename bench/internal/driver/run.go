@@ -71,7 +71,11 @@ func (d *Driver) command(ctx context.Context, a peer.Args, cgOut string) *exec.C
 		env = append(env, "GOMAXPROCS=1", "GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off")
 	}
 	if dir := os.Getenv("WSBENCH_STRACE"); dir != "" && cgOut == "" {
-		args = append([]string{"-f", "-c", "-o", filepath.Join(dir, a.Lib+"."+a.Mode+"."+a.Role), path}, args...)
+		sargs := []string{"-f", "-c"}
+		if x := os.Getenv("WSBENCH_STRACE_ARGS"); x != "" {
+			sargs = strings.Fields(x)
+		}
+		args = append(append(sargs, "-o", filepath.Join(dir, a.Lib+"."+a.Mode+"."+a.Role), path), args...)
 		path = "strace"
 	}
 	cmd := exec.CommandContext(ctx, path, args...)
