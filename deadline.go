@@ -25,7 +25,7 @@ var aLongTimeAgo = time.Unix(1, 0)
 type halfDeadline struct {
 	at    int64       // the deadline set on u by its owner: atKey of it
 	mu    sync.Mutex  // serialises callbacks with the end of their operation
-	gen   uint64      // operation the armed callback belongs to (mu)
+	gen   uint32      // operation the armed callback belongs to (mu); wraps
 	dirty atomic.Bool // a callback (or the keepalive) moved the deadline
 }
 

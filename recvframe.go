@@ -44,7 +44,7 @@ func (c *Conn) readRaw(dst []byte) (int, error) {
 			return 0, readErr(err)
 		}
 		if f.masked {
-			f.pos = mask(dst[:k], f.key, f.pos)
+			f.pos = uint8(mask(dst[:k], f.key, int(f.pos)))
 		}
 	} else {
 		if in.r == in.w {
@@ -55,7 +55,7 @@ func (c *Conn) readRaw(dst []byte) (int, error) {
 		// Out of the read buffer: unmasked as it is copied.
 		k = min(want, in.w-in.r)
 		if f.masked {
-			f.pos = maskCopy(dst, in.buf[in.r:in.r+k], f.key, f.pos)
+			f.pos = uint8(maskCopy(dst, in.buf[in.r:in.r+k], f.key, int(f.pos)))
 		} else {
 			copy(dst, in.buf[in.r:in.r+k])
 		}
@@ -86,7 +86,7 @@ func (c *Conn) skipRaw(max int) ([]byte, error) {
 	in.r += k
 	f.left -= uint64(k)
 	if f.masked {
-		f.pos = mask(b, f.key, f.pos)
+		f.pos = uint8(mask(b, f.key, int(f.pos)))
 	}
 	return b, nil
 }

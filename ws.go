@@ -180,19 +180,19 @@ type recvHalf struct {
 type msgState struct {
 	op        byte   // opText or opBinary while a message is open
 	z         bool   // the open message is compressed (RSV1)
-	n         int64  // bytes of the open message delivered to the caller
-	utf8      uint32 // validator state of the open text message
 	streaming bool   // the open message is read through a Reader
+	utf8      uint32 // validator state of the open text message
+	n         int64  // bytes of the open message delivered to the caller
 	gen       uint64 // identifies the Reader of the open message
 }
 
 // frameState is the data frame whose payload is being read.
 type frameState struct {
 	left   uint64 // payload bytes left
+	key    uint32
+	pos    uint8 // position in key of the next payload byte (0-3)
 	fin    bool
 	masked bool
-	key    uint32
-	pos    int
 }
 
 // sendHalf is the send direction. The goroutine that holds busy owns buf
