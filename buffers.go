@@ -98,8 +98,7 @@ func (c *Conn) recvFailed(ctx context.Context, op string, err error) error {
 // takeReadBuf makes sure the read buffer exists. Receive side only.
 func (c *Conn) takeReadBuf() {
 	if c.in.buf == nil {
-		c.in.arr = readPool.Get().(*[readBufSize]byte)
-		c.in.buf = c.in.arr[:]
+		c.in.buf = readPool.Get().(*[readBufSize]byte)[:]
 	}
 }
 
@@ -108,10 +107,13 @@ func (c *Conn) takeReadBuf() {
 func (c *Conn) leaveRecv() {
 	in := &c.in
 	if c.pooled && in.r == in.w && in.buf != nil {
-		if in.arr != nil {
-			readPool.Put(in.arr)
+		// A buffer grown for a large handshake head, or made for
+		// Upgrade's read-ahead, goes to the garbage collector unless it
+		// has the pool's size.
+		if len(in.buf) == readBufSize {
+			readPool.Put((*[readBufSize]byte)(in.buf))
 		}
-		in.arr, in.buf = nil, nil
+		in.buf = nil
 		in.r, in.w = 0, 0
 	}
 	in.busy.Store(false)
@@ -120,16 +122,15 @@ func (c *Conn) leaveRecv() {
 // takeWriteBuf makes sure the write buffer exists. Send side only.
 func (c *Conn) takeWriteBuf() {
 	if c.out.buf == nil {
-		c.out.arr = writePool.Get().(*[writeBufSize]byte)
-		c.out.buf = c.out.arr[:]
+		c.out.buf = writePool.Get().(*[writeBufSize]byte)[:]
 	}
 }
 
 // leaveSend gives back a pooled write buffer and frees the send side.
 func (c *Conn) leaveSend() {
-	if c.pooled && c.out.arr != nil {
-		writePool.Put(c.out.arr)
-		c.out.arr, c.out.buf = nil, nil
+	if c.pooled && c.out.buf != nil {
+		writePool.Put((*[writeBufSize]byte)(c.out.buf))
+		c.out.buf = nil
 	}
 	c.out.busy.Store(false)
 }

@@ -54,7 +54,6 @@ func (c *Conn) sendControl(ctx context.Context, op byte, p []byte) error {
 		return c.sendResult(ctx, 0, err)
 	}
 	if op == opClose {
-		c.out.done = true
 		c.out.closeSent.Store(true)
 	}
 	return nil

@@ -16,11 +16,12 @@ import (
 // message in flight or a rare event needs (control-frame buffers, pending
 // control frames, Ping, the peer's close, the writev state of large
 // frames) lives outside it, the peer-close event is one word, and the
-// message, frame and deadline records are packed. 448 bytes is the
-// allocator's size class the Conn fits in (it was 576, then 480).
+// message, frame and deadline records are packed, and the pooled
+// buffers are their slices alone. 416 bytes is the allocator's size class
+// the Conn fits in (it was 576, then 480).
 func TestIdleConnSize(t *testing.T) {
-	if n := unsafe.Sizeof(Conn{}); n > 448 {
-		t.Fatalf("Conn is %d bytes, want at most 448", n)
+	if n := unsafe.Sizeof(Conn{}); n > 416 {
+		t.Fatalf("Conn is %d bytes, want at most 416", n)
 	}
 }
 

@@ -286,7 +286,7 @@ func (c *Conn) discard() error {
 // endMessage closes the open message once its last byte was read.
 func (c *Conn) endMessage() error {
 	m := &c.in.msg
-	if m.op == opText && m.utf8 != 0 {
+	if m.op == opText && c.in.utf8 != 0 {
 		return errBadUTF8
 	}
 	m.op, m.n, m.streaming = 0, 0, false
@@ -300,7 +300,7 @@ func (c *Conn) deliver(p []byte) error {
 	m.n += int64(len(p))
 	if m.op == opText {
 		var ok bool
-		if m.utf8, ok = validUTF8(m.utf8, p); !ok {
+		if c.in.utf8, ok = validUTF8(c.in.utf8, p); !ok {
 			return errBadUTF8
 		}
 	}

@@ -202,7 +202,7 @@ func (c *Conn) readFrames(controlOnly bool) error {
 			in.msg.op = h.op
 			in.msg.z = h.rsv&bitRsv1 != 0
 			in.msg.n = 0
-			in.msg.utf8 = 0
+			in.utf8 = 0
 		}
 		if h.length > uint64(in.limit-in.msg.n) {
 			// Never wait for a payload that could not be taken anyway.

@@ -103,7 +103,7 @@ func (c *Conn) sendFast(ctx context.Context, op string, flags Flags, p []byte) e
 	// The frame lock is ours; the checks of lockWrite and writable for a
 	// ctx that never ends follow.
 	if s.lock.closed.Load() || s.pending.any.Load() || s.dl.at != 0 || s.dl.dirty.Load() ||
-		s.err != nil || s.done || c.kaFailed.Load() {
+		s.err != nil || s.closeSent.Load() || c.kaFailed.Load() {
 		s.lock.unlock()
 		bufs := [1][]byte{p}
 		return c.sendHeld(ctx, op, flags, bufs[:])
@@ -134,9 +134,9 @@ func (c *Conn) sendFast(ctx context.Context, op string, flags Flags, p []byte) e
 	} else if s.pending.any.Load() {
 		c.flushQueued()
 	}
-	if c.pooled && s.arr != nil {
-		writePool.Put(s.arr)
-		s.arr, s.buf = nil, nil
+	if c.pooled && s.buf != nil {
+		writePool.Put((*[writeBufSize]byte)(s.buf))
+		s.buf = nil
 	}
 	s.busy.Store(false)
 	return err
@@ -332,7 +332,7 @@ func (c *Conn) writeStaged(fin bool, rsv, op byte, n int) (int64, error) {
 
 // writable checks, under the frame lock, that a data frame may be written.
 func (c *Conn) writable() error {
-	if c.out.err == nil && !c.out.done && !c.kaFailed.Load() {
+	if c.out.err == nil && !c.out.closeSent.Load() && !c.kaFailed.Load() {
 		return nil
 	}
 	return c.notWritable()

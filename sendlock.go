@@ -199,7 +199,7 @@ func (c *Conn) flushPending() {
 	if f == nil {
 		return
 	}
-	if c.out.err == nil && !c.out.done && !c.kaFailed.Load() {
+	if c.out.err == nil && !c.out.closeSent.Load() && !c.kaFailed.Load() {
 		c.writePending(f)
 	}
 	*f = pendingFrames{}
@@ -218,7 +218,6 @@ func (c *Conn) writePending(f *pendingFrames) {
 	if f.close {
 		k := putClose(f.p[:], f.code, "")
 		c.writeControl(opClose, f.p[:k])
-		c.out.done = true
 		c.out.closeSent.Store(true)
 	}
 }

@@ -42,7 +42,7 @@ func (c *Conn) Reader(ctx context.Context) (Flags, io.Reader, error) {
 type msgReader struct {
 	c   *Conn
 	ctx context.Context
-	gen uint64
+	gen uint32
 	eof bool
 }
 

@@ -162,13 +162,13 @@ type Conn struct {
 // deadline's cancellation state.
 type recvHalf struct {
 	busy   atomic.Bool
-	err    error // sticky failure of the receive side
+	utf8   uint32 // validator state of the open text message (beside busy: no padding)
+	err    error  // sticky failure of the receive side
 	dl     halfDeadline
-	buf    []byte
-	arr    *[readBufSize]byte // buf when it came from the pool
-	r, w   int                // unread bytes are buf[r:w]
-	maxMsg int64              // Config.MaxMessageSize
-	limit  int64              // largest message the current receive can take or discard
+	buf    []byte // a pooled connection's from readPool while held, when readBufSize long
+	r, w   int    // unread bytes are buf[r:w]
+	maxMsg int64  // Config.MaxMessageSize
+	limit  int64  // largest message the current receive can take or discard
 	msg    msgState
 	frame  frameState
 	peer   peerClose
@@ -181,9 +181,8 @@ type msgState struct {
 	op        byte   // opText or opBinary while a message is open
 	z         bool   // the open message is compressed (RSV1)
 	streaming bool   // the open message is read through a Reader
-	utf8      uint32 // validator state of the open text message
+	gen       uint32 // identifies the Reader of the open message; wraps
 	n         int64  // bytes of the open message delivered to the caller
-	gen       uint64 // identifies the Reader of the open message
 }
 
 // frameState is the data frame whose payload is being read.
@@ -199,19 +198,17 @@ type frameState struct {
 // and the compressor; lock serialises whole frames on the wire (data
 // frames, pongs, pings, closes) and guards the fields marked (lock).
 // Send's fast path (sendFast) reads busy, lock.state, lock.closed,
-// pending.any, dl, err and done, in that order, and nothing else.
+// pending.any, dl, err and closeSent, in that order, and nothing else.
 type sendHalf struct {
-	busy atomic.Bool
-	buf  []byte
-	arr  *[writeBufSize]byte // buf when it came from the pool
-	zw   *deflater           // permessage-deflate, nil unless agreed
+	busy      atomic.Bool
+	closeSent atomic.Bool // our close frame was sent (written under lock)
+	buf       []byte      // a pooled connection's from writePool while held
+	zw        *deflater   // permessage-deflate, nil unless agreed
 
-	lock      frameLock
-	err       error          // sticky failure of the send side (lock)
-	done      bool           // our close frame was sent (lock)
-	closeSent atomic.Bool    // done, readable without the lock
-	dl        halfDeadline   // write deadline set on u (lock)
-	gather    *gatherScratch // the Storage's writev state; nil: from gatherPool (lock)
+	lock   frameLock
+	err    error          // sticky failure of the send side (lock)
+	dl     halfDeadline   // write deadline set on u (lock)
+	gather *gatherScratch // the Storage's writev state; nil: from gatherPool (lock)
 
 	// Control frames waiting for the frame lock: set by a receive or the
 	// keepalive that found it held, written by the holder before it lets
