@@ -136,12 +136,12 @@ func (c *Conn) Ping(ctx context.Context) (time.Duration, error) {
 			return time.Since(start), nil
 		default:
 		}
+		s.yield.Store(false)
 		s.reading.Store(true) // before taking the side: a receive call then asks to yield
-		if !c.in.busy.CompareAndSwap(false, true) {
-			s.reading.Store(false)
+		if c.recvWant.Load() || !c.in.busy.CompareAndSwap(false, true) {
+			s.reading.Store(false) // a receive call waits for the side, or holds it
 		} else {
 			err := c.readControl(ctx, s, pong)
-			s.yield.Store(false)
 			c.leaveRecv()
 			s.reading.Store(false) // after letting go: see takeFromPing
 			if err == errYield {
@@ -176,24 +176,39 @@ var errYield = errors.New("ws: receive side wanted")
 // takeFromPing gives a receive call that found the receive side taken
 // the side, if Ping holds it to read its pong: Ping is woken and lets go
 // (it then waits for its pong from this receive). It reports whether the
-// side was taken.
+// side was taken; false means another receive call holds it.
+//
+// While a receive call waits here, c.recvWant is set and no Ping takes
+// the side (Ping sets reading before it looks at recvWant, this call sets
+// recvWant before it looks at reading, so one of them sees the other). So
+// when the side is held, and reading was clear after recvWant was set,
+// the holder is not a Ping. A Ping that let go, or ended, between the failed CAS of
+// the caller and the loads here is seen by the next CAS.
 func (c *Conn) takeFromPing() bool {
-	s := c.ping.Load()
-	if s == nil || !s.reading.Load() {
-		return false
+	in := &c.in
+	if !c.recvWant.CompareAndSwap(false, true) {
+		return false // another receive call is waiting already
 	}
-	s.yield.Store(true)
-	c.in.dl.expire(c.u.SetReadDeadline)
-	for end := time.Now().Add(time.Second); time.Now().Before(end); {
-		if c.in.busy.CompareAndSwap(false, true) {
+	defer c.recvWant.Store(false)
+	for end := time.Now().Add(time.Second); ; {
+		if in.busy.CompareAndSwap(false, true) {
 			return true
 		}
-		if !s.reading.Load() && c.in.busy.Load() {
-			return false // someone else took it
+		s := c.ping.Load()
+		if s == nil || !s.reading.Load() {
+			if in.busy.CompareAndSwap(false, true) {
+				return true
+			}
+			return false // held, and not by a Ping: another receive call
+		}
+		if s.yield.CompareAndSwap(false, true) {
+			in.dl.expire(c.u.SetReadDeadline)
+		}
+		if !time.Now().Before(end) {
+			return false
 		}
 		time.Sleep(20 * time.Microsecond)
 	}
-	return false
 }
 
 // readControl reads and handles control frames until pong is closed, a

@@ -148,6 +148,7 @@ type Conn struct {
 
 	closed   atomic.Bool           // Close or Detach happened
 	kaFailed atomic.Bool           // the keepalive declared the peer gone
+	recvWant atomic.Bool           // a receive call waits for Ping to let go of in.busy (see takeFromPing)
 	ka       *keepalive            // nil unless Config.PingInterval
 	pw       atomic.Pointer[watch] // the Poller watching c, if any
 	meta     connMeta
