@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -229,7 +230,6 @@ func (c *Conn) agreeNoHTTP(cfg *Config) {
 func (c *Conn) useDeflate(p *deflateParams, o *CompressionOptions) {
 	if p != nil {
 		c.out.zw, c.in.zr = newCodec(p, o, c.client)
-		c.in.src.c = c
 	}
 }
 
@@ -389,12 +389,7 @@ func (c *Conn) handshakeServer(ctx context.Context, cfg *Config, bound time.Time
 	c.takeWriteBuf()
 	b := appendSwitching(c.out.buf[:0], req.key, proto, ext, cfg)
 	b = append(b, "\r\n"...)
-	// The resource and host are kept: one string holds both.
-	var kept strings.Builder
-	kept.Grow(len(req.target) + len(req.host))
-	kept.Write(req.target)
-	kept.Write(req.host)
-	s := kept.String()
+	s := keptMeta(req.target, req.host)
 	c.meta = connMeta{resource: s[:len(req.target)], host: s[len(req.target):], subprotocol: proto, deflate: dp}
 	if err := c.writeHead(ctx, b, bound); err != nil {
 		return err
@@ -515,3 +510,32 @@ func (c *Conn) readHead(ctx context.Context, limit int, bound time.Time, scan fu
 		}
 	}
 }
+
+// keptMeta returns the string that holds a server connection's resource
+// and host, in that order. Connections to one server mostly ask for the
+// same resource on the same host: the last such string is shared, so that
+// they hold one copy and a handshake allocates none for it. A different
+// one replaces the shared string (once there is one) only every 16th time, so that a stream
+// of unique resources (a token in the query) pays for the replacement
+// rarely. Safe from any goroutine.
+func keptMeta(target, host []byte) string {
+	p := lastMeta.Load()
+	if p != nil && len(*p) == len(target)+len(host) &&
+		(*p)[:len(target)] == string(target) && (*p)[len(target):] == string(host) {
+		return *p
+	}
+	var kept strings.Builder
+	kept.Grow(len(target) + len(host))
+	kept.Write(target)
+	kept.Write(host)
+	s := kept.String()
+	if metaMisses.Add(1)&15 == 1 || p == nil {
+		lastMeta.Store(&s)
+	}
+	return s
+}
+
+var (
+	lastMeta   atomic.Pointer[string]
+	metaMisses atomic.Uint32
+)

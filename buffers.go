@@ -9,14 +9,14 @@ import (
 // Buffers of connections attached without Storage come from pools and are
 // held only while an operation needs them, so that an idle connection
 // holds no buffer: a receive that must wait for data on an empty buffer
-// waits on a small pooled one and takes a read buffer once bytes arrive.
+// waits for readability (awaitIdle) and takes a read buffer once bytes
+// are there.
 // Control frames are written through a pooled buffer too. Connections in
 // caller Storage keep their read and write buffers.
 
 var (
 	readPool  = sync.Pool{New: func() any { return new([readBufSize]byte) }}
 	writePool = sync.Pool{New: func() any { return new([writeBufSize]byte) }}
-	smallPool = sync.Pool{New: func() any { return new([smallRead]byte) }}
 	ctlPool   = sync.Pool{New: func() any { return new([maxCtlFrame]byte) }}
 )
 
@@ -26,25 +26,19 @@ const maskBufSize = 64<<10 + maxHeader
 
 var maskPool = sync.Pool{New: func() any { return new([maskBufSize]byte) }}
 
-// smallRead is the size of the buffer an idle receive waits on.
-const smallRead = 128
-
-// fillSmall waits for bytes on a small pooled buffer (the read buffer is
-// not held), then takes the read buffer and moves them there. A blocked
-// pooled receive thus holds 128 bytes, and a watched connection between
-// reads none. Receive side only.
-func (c *Conn) fillSmall() error {
-	s := smallPool.Get().(*[smallRead]byte)
-	n, err := c.u.Read(s[:])
-	if n > 0 {
-		c.takeReadBuf()
-		c.in.r, c.in.w = 0, copy(c.in.buf, s[:n])
-		err = nil
-	} else {
-		err = readErr(err)
+// fillFirst waits for the first byte in c.first (the read buffer is not
+// held), then takes the read buffer and puts the byte there; the caller
+// reads the rest into the buffer. A blocked pooled receive thus holds no
+// buffer. Receive side only.
+func (c *Conn) fillFirst() error {
+	n, err := c.u.Read(c.first[:])
+	if n == 0 {
+		return readErr(err)
 	}
-	smallPool.Put(s)
-	return err
+	c.takeReadBuf()
+	c.in.buf[0] = c.first[0]
+	c.in.r, c.in.w = 0, 1
+	return nil
 }
 
 // awaitIdle is where an idle pooled connection (no read buffer, so
@@ -55,8 +49,12 @@ func (c *Conn) fillSmall() error {
 // general path below recvv is several frames deeper, and a goroutine
 // whose stack grew past 2 KiB keeps the larger stack while parked (and
 // raises the starting size of new goroutines, which follows the average
-// stack in use). The bytes that arrive are moved into a read buffer and
-// the caller's fast or general path receives them as usual. Anything else
+// stack in use). On Linux a plain socket waits in the runtime's wait for
+// readability with no buffer held, and the read that ends the wait goes
+// straight into the read buffer (waitIdle); any other net.Conn waits
+// reading one byte into Conn.first, then takes the read buffer and reads
+// the rest there. The caller's fast or general path then receives the
+// bytes as usual. Anything else
 // (a read buffer already held, a ctx that can end, an open message, a
 // closed or failed connection, another receiver) returns nil at once for
 // the caller's paths to handle. A failed read returns its error with the
@@ -74,17 +72,21 @@ func (c *Conn) awaitIdle(ctx context.Context) error {
 	if in.dl.at != 0 || in.dl.dirty.Load() {
 		c.setReadDeadline(time.Time{}) // as armRead: clear what an earlier call left
 	}
-	s := smallPool.Get().(*[smallRead]byte)
-	n, err := c.u.Read(s[:])
-	if n > 0 {
-		c.takeReadBuf()
-		in.r, in.w = 0, copy(in.buf, s[:n])
+	if c.waitIdle() { // a plain socket on Linux: idle_linux.go
 		in.busy.Store(false)
-		smallPool.Put(s)
 		return nil
 	}
-	smallPool.Put(s)
-	return readErr(err)
+	if err := c.fillFirst(); err != nil {
+		return err
+	}
+	// A frame is at least two bytes: the rest of what arrived is there
+	// (or on its way) and goes straight into the read buffer. A failed
+	// read here is left for the caller's path, which reads again and
+	// finds it, with the first byte buffered.
+	n, _ := c.u.Read(in.buf[1:])
+	in.w += n
+	in.busy.Store(false)
+	return nil
 }
 
 // recvFailed reports the failed read of awaitIdle, as the receive call

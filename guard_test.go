@@ -168,7 +168,10 @@ func TestHandshakeGuardPeak(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	cfg := &Config{HandshakeTimeout: 300 * time.Millisecond}
+	// Long enough for all n to be registered before the first is cut
+	// (on a loaded machine, with 300 ms, the first were released before
+	// the last registered and the slots never passed 1,024).
+	cfg := &Config{HandshakeTimeout: 3 * time.Second}
 	var wg sync.WaitGroup
 	var timedOut atomic.Int32
 	go func() {
@@ -204,6 +207,15 @@ func TestHandshakeGuardPeak(t *testing.T) {
 		}
 		conns = append(conns, c)
 		io.WriteString(c, "GET / HTTP/1.1\r\n")
+	}
+	peak := 0
+	for deadline := time.Now().Add(3 * time.Second); peak < n && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		guard.mu.Lock()
+		peak = max(peak, guard.used)
+		guard.mu.Unlock()
+	}
+	if peak < n {
+		t.Fatalf("at most %d of %d handshakes registered at once", peak, n)
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for timedOut.Load() < n && time.Now().Before(deadline) {

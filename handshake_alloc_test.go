@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"testing"
+	"unsafe"
 )
 
 // loopbackConn is a memConn that came in on 127.0.0.1, without
@@ -17,10 +18,12 @@ var loopback8080 net.Addr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}
 func (*loopbackConn) LocalAddr() net.Addr { return loopback8080 }
 
 // TestHandshakeAllocs: the server handshake of a browser-like request
-// allocates only what the connection keeps: one string for the resource
-// and host, and with permessage-deflate its parameters and codec; the
-// headers it does not keep cost nothing (the Conn comes from Storage).
-// An extension response beyond the bare name is one more string.
+// allocates only what the connection keeps: with permessage-deflate its
+// parameters and codec; the string for the resource and host is shared
+// with the previous connection's when they are the same (keptMeta), and
+// one allocation when they differ ("unique"); the headers it does not
+// keep cost nothing (the Conn comes from Storage). An extension response
+// beyond the bare name is one more string.
 func TestHandshakeAllocs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("allocation counts need a quiet run")
@@ -37,20 +40,28 @@ func TestHandshakeAllocs(t *testing.T) {
 		want  float64
 		proto string
 	}{
-		{"plain", []byte(head + "\r\n"), &Config{}, 1, ""},
-		{"subprotocol", []byte(head + "\r\n"), &Config{Subprotocols: []string{"chat"}}, 1, "chat"},
+		{"plain", []byte(head + "\r\n"), &Config{}, 0, ""},
+		{"unique", []byte(head + "\r\n"), &Config{}, 1, ""},
+		{"subprotocol", []byte(head + "\r\n"), &Config{Subprotocols: []string{"chat"}}, 0, "chat"},
 		{"deflate", []byte(head + "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n"),
-			&Config{Subprotocols: []string{"chat"}, Compression: &CompressionOptions{}}, 3, "chat"},
+			&Config{Subprotocols: []string{"chat"}, Compression: &CompressionOptions{}}, 2, "chat"},
 		{"deflate offers", []byte(head + "Sec-WebSocket-Extensions: x-foo, permessage-deflate; server_max_window_bits=20\r\n" +
 			"Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; client_max_window_bits=12\r\n\r\n"),
-			&Config{Compression: &CompressionOptions{}}, 4, ""}, // and the response kept
+			&Config{Compression: &CompressionOptions{}}, 3, ""}, // and the response kept
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var st Storage
 			conn := &loopbackConn{}
 			ctx := context.Background()
+			room := bytes.IndexByte(tc.req, '1') // the digit of /chat?room=1
+			req := bytes.Clone(tc.req)
+			seq := 0
 			allocs := testing.AllocsPerRun(100, func() {
-				conn.in = tc.req
+				if tc.name == "unique" {
+					seq++
+					req[room] = byte('0' + seq%10) // a resource unlike the previous one's
+				}
+				conn.in = req
 				c, err := tc.cfg.AttachServerMem(ctx, conn, 0, &st)
 				if err != nil {
 					t.Fatal(err)
@@ -99,5 +110,25 @@ func checkLoopbackIPv4(t *testing.T, s []byte) {
 	}
 	if ok && int(a.As4()[0]) != first {
 		t.Fatalf("%q: first byte %d, netip %d", s, first, a.As4()[0])
+	}
+}
+
+// TestKeptMeta: keptMeta's string is target then host, whatever was
+// shared before; the same pair as the shared one gets the shared string.
+func TestKeptMeta(t *testing.T) {
+	pairs := [][2]string{{"/a", "h:1"}, {"/a", "h:1"}, {"/a", "h:2"}, {"/a", "h:1"}, {"/ah", ":1"}, {"", ""}, {"/a?x", "h"}}
+	for round := range 40 {
+		for _, p := range pairs {
+			s := keptMeta([]byte(p[0]), []byte(p[1]))
+			if s != p[0]+p[1] {
+				t.Fatalf("round %d: keptMeta(%q, %q) = %q", round, p[0], p[1], s)
+			}
+		}
+	}
+	lastMeta.Store(nil)
+	a := keptMeta([]byte("/chat"), []byte("example.com"))
+	b := keptMeta([]byte("/chat"), []byte("example.com"))
+	if unsafe.StringData(a) != unsafe.StringData(b) {
+		t.Fatal("the same resource and host: not shared")
 	}
 }

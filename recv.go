@@ -341,7 +341,7 @@ func (c *Conn) skipPayload(max int) (int, error) {
 // taken as frames. It returns errEndOfMessage after the last byte.
 func (c *Conn) inflate(dst []byte) (int, error) {
 	in := &c.in
-	n, err := in.zr.read(&in.src, dst)
+	n, err := in.zr.read((*payloadReader)(c), dst)
 	if err != nil && err != errDeflateEnd && err != errBadDeflate {
 		// The bytestream failed or timed out: that is the outcome,
 		// whatever the bytes decoded from a cut block look like.

@@ -107,11 +107,13 @@ func (c *Conn) frameReady() error {
 }
 
 // payloadReader is the open compressed message's payload as an
-// io.Reader for the inflater: io.EOF after the message's last frame.
-type payloadReader struct{ c *Conn }
+// io.Reader for the inflater: io.EOF after the message's last frame. It
+// is the Conn itself ((*payloadReader)(c)), so that the Conn holds no
+// pointer to itself for it.
+type payloadReader Conn
 
 func (p *payloadReader) Read(b []byte) (int, error) {
-	n, err := p.c.readRaw(b)
+	n, err := (*Conn)(p).readRaw(b)
 	if err == errEndOfMessage {
 		err = io.EOF
 	}
@@ -119,12 +121,15 @@ func (p *payloadReader) Read(b []byte) (int, error) {
 }
 
 // fill reads more bytes from u into the read buffer. With no read buffer
-// (a pooled connection between operations) it waits on the small buffer
-// and takes a read buffer once bytes arrived.
+// (a pooled connection between operations) it waits holding none, as
+// awaitIdle does, and takes a read buffer once bytes are there.
 func (c *Conn) fill() error {
 	in := &c.in
 	if in.buf == nil {
-		return c.fillSmall()
+		if c.waitIdle() {
+			return nil
+		}
+		return c.fillFirst()
 	}
 	if in.r == in.w {
 		in.r, in.w = 0, 0

@@ -85,6 +85,12 @@ func (c *Conn) park(mode parkMode) parkState {
 	case parkEvent:
 		dl = time.Now().Add(gatherWait)
 	}
+	if mode != parkBlock {
+		// Bytes are there, or nothing is waited for: read straight into
+		// the read buffer (leaveRecv gives it back if nothing came). Only
+		// the fallback's wait reads its first byte into c.first.
+		c.takeReadBuf()
+	}
 	for {
 		c.setReadDeadline(dl)
 		if err := c.fill(); err != nil {

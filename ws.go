@@ -143,8 +143,9 @@ type Storage struct {
 type Conn struct {
 	u      net.Conn
 	client bool
-	typ    Flags // Text or Binary: the type of MSend and MRecv
-	pooled bool  // buffers come from pools, not from Storage
+	typ    Flags   // Text or Binary: the type of MSend and MRecv
+	pooled bool    // buffers come from pools, not from Storage
+	first  [1]byte // a pooled receive waiting with no read buffer reads its first byte here (see awaitIdle)
 
 	closed   atomic.Bool           // Close or Detach happened
 	kaFailed atomic.Bool           // the keepalive declared the peer gone
@@ -173,8 +174,8 @@ type recvHalf struct {
 	msg    msgState
 	frame  frameState
 	peer   peerClose
-	zr     *inflater // permessage-deflate, nil unless agreed
-	src    payloadReader
+	zr     *inflater   // permessage-deflate, nil unless agreed
+	idle   *idleReader // awaitIdle's wait on the descriptor, made at its first use (nil: not yet)
 }
 
 // msgState is the open message, if any.
