@@ -515,9 +515,9 @@ func (c *Conn) readHead(ctx context.Context, limit int, bound time.Time, scan fu
 // and host, in that order. Connections to one server mostly ask for the
 // same resource on the same host: the last such string is shared, so that
 // they hold one copy and a handshake allocates none for it. A different
-// one replaces the shared string (once there is one) only every 16th time, so that a stream
-// of unique resources (a token in the query) pays for the replacement
-// rarely. Safe from any goroutine.
+// one replaces the shared string (once there is one) only every 16th
+// time, so that a stream of unique resources (a token in the query) pays
+// for the replacement rarely. Safe from any goroutine.
 func keptMeta(target, host []byte) string {
 	p := lastMeta.Load()
 	if p != nil && len(*p) == len(target)+len(host) &&

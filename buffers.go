@@ -54,10 +54,9 @@ func (c *Conn) fillFirst() error {
 // straight into the read buffer (waitIdle); any other net.Conn waits
 // reading one byte into Conn.first, then takes the read buffer and reads
 // the rest there. The caller's fast or general path then receives the
-// bytes as usual. Anything else
-// (a read buffer already held, a ctx that can end, an open message, a
-// closed or failed connection, another receiver) returns nil at once for
-// the caller's paths to handle. A failed read returns its error with the
+// bytes as usual. Anything else (a read buffer already held, a ctx that
+// can end, an open message, a closed or failed connection, another
+// receiver) returns nil at once for the caller's paths to handle. A failed read returns its error with the
 // receive side still held: the caller hands it to recvFailed.
 func (c *Conn) awaitIdle(ctx context.Context) error {
 	in := &c.in

@@ -182,8 +182,8 @@ var errYield = errors.New("ws: receive side wanted")
 // the side (Ping sets reading before it looks at recvWant, this call sets
 // recvWant before it looks at reading, so one of them sees the other). So
 // when the side is held, and reading was clear after recvWant was set,
-// the holder is not a Ping. A Ping that let go, or ended, between the failed CAS of
-// the caller and the loads here is seen by the next CAS.
+// the holder is not a Ping. A Ping that let go, or ended, between the
+// caller's failed CAS and the loads here is seen by the next CAS.
 func (c *Conn) takeFromPing() bool {
 	in := &c.in
 	if !c.recvWant.CompareAndSwap(false, true) {
